@@ -1,0 +1,320 @@
+"""The run loop: one optimizer on one problem, recording what theory and reports need.
+
+Each recorded iteration t evaluates f(x_t) and grad f(x_t) on the *full*
+objective (not counted in the oracle budget, and excluded from ``time_s``
+unless the optimizer itself uses that evaluation, as gradient descent does),
+writes one row into preallocated buffers, and checks for divergence: a run
+whose f(x_t) or ||grad f(x_t)|| is not finite, or whose
+|f(x_t)| > ``divergence_factor`` * max(1, |f(x_0)|) (default 1e10), ends with
+status ``"diverged"`` at that iteration, quietly (numpy's overflow warnings
+are silenced inside the loop).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+
+from problems import Problem
+from problems._validate import check_float, check_int, check_vector
+from problems.errors import UserInputError
+from testbed.optimizers.base import Converged, DriverOptimizer, OptimizerProtocol, parse_lr, resolve_lr
+from testbed.oracle import Oracle
+from testbed.recorder import Recorder
+from testbed.result import Run
+
+__all__ = ["run", "minibatches"]
+
+
+def minibatches(n: int, batch_size: int, rng: np.random.Generator):
+    """Yield minibatches of sample indices forever: each epoch a fresh seeded permutation, cut into
+    consecutive batches of ``batch_size`` (the last batch of an epoch is smaller when n is not a multiple)."""
+    while True:
+        perm = rng.permutation(n)
+        for start in range(0, n, batch_size):
+            yield perm[start : start + batch_size]
+
+
+def _optimizer_identity(optimizer: Any) -> tuple[str, dict[str, Any]]:
+    name = getattr(optimizer, "name", None) or type(optimizer).__name__
+    config = optimizer.config() if hasattr(optimizer, "config") else dict(getattr(optimizer, "hparams", {}) or {})
+    return str(name), config
+
+
+def run(
+    problem: Problem,
+    optimizer: Any,
+    iters: int | None = None,
+    max_grad_evals: int | None = None,
+    max_time: float | None = None,
+    tol: float | None = None,
+    seed: int = 0,
+    batch_size: int | None = None,
+    record_every: int = 1,
+    keep_iterates: bool = False,
+    x0: np.ndarray | None = None,
+    divergence_factor: float = 1e10,
+) -> Run:
+    """Run ``optimizer`` on ``problem`` and return a :class:`~testbed.result.Run`.
+
+    Budgets (at least one is required): ``iters`` optimizer steps,
+    ``max_grad_evals`` gradient-oracle calls, ``max_time`` seconds. ``tol``
+    stops with status ``"converged"`` once ||grad f(x_t)|| <= tol at a recorded
+    iteration. ``batch_size`` makes the oracle stochastic: minibatches drawn
+    without replacement per epoch from ``numpy.random.default_rng(seed)``.
+    ``x0`` overrides the problem's standard start.
+    """
+    if not isinstance(problem, Problem):
+        raise UserInputError(f"problem: must be a problems.Problem, got {type(problem).__name__}")
+    if not isinstance(optimizer, OptimizerProtocol):
+        raise UserInputError(
+            f"optimizer: must have init(x0, problem) and step(x, state, oracle, lr), got {type(optimizer).__name__}"
+        )
+    iters = None if iters is None else check_int("iters", iters, low=0)
+    max_grad_evals = None if max_grad_evals is None else check_int("max_grad_evals", max_grad_evals, low=0)
+    max_time = check_float("max_time", max_time, low=0.0, low_open=True, allow_none=True)
+    tol = check_float("tol", tol, low=0.0, allow_none=True)
+    seed = check_int("seed", seed, low=0)
+    record_every = check_int("record_every", record_every, low=1)
+    divergence_factor = check_float("divergence_factor", divergence_factor, low=1.0)
+    if iters is None and max_grad_evals is None and max_time is None:
+        raise UserInputError("budget: give at least one of iters, max_grad_evals or max_time")
+    if batch_size is not None:
+        batch_size = check_int("batch_size", batch_size, low=1)
+        if problem.n_samples is None:
+            raise UserInputError(f"batch_size: {problem.name} is not a finite sum, so it has no minibatches")
+        if batch_size > problem.n_samples:
+            raise UserInputError(f"batch_size: must be <= n_samples = {problem.n_samples}, got {batch_size}")
+    x = problem.x0 if x0 is None else check_vector("x0", np.asarray(x0), problem.dim).copy()
+
+    rng = np.random.default_rng(seed)
+    name, config = _optimizer_identity(optimizer)
+    if hasattr(optimizer, "resolve_lr"):
+        base_lr = optimizer.resolve_lr(problem)
+    else:
+        base_lr = resolve_lr(parse_lr("lr", getattr(optimizer, "lr", None), allow_none=True), problem)
+    schedule = getattr(optimizer, "schedule", None)
+    lr_iter = schedule.lrs(base_lr) if schedule is not None and base_lr is not None else None
+
+    f_star = problem.f_star
+    x_star = problem.x_star
+    x_start = x.copy()
+    extra_cols = tuple(getattr(optimizer, "extra_columns", ()))
+    capacity = (iters // record_every + 2) if iters is not None else 1024
+    rec = Recorder(min(capacity, 1_000_000), extra_cols, problem.dim if keep_iterates else None)
+    oracle = Oracle(problem)
+    batches = minibatches(problem.n_samples, batch_size, rng) if batch_size is not None else None
+    n_samples = problem.n_samples
+
+    state = optimizer.init(x, problem)
+    loop = _Loop(problem, optimizer, oracle, rec, f_star, x_star, divergence_factor, tol, n_samples, extra_cols)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        if isinstance(optimizer, DriverOptimizer):
+            x, t, status, message, tb = loop.drive(x, iters, max_grad_evals, max_time, record_every)
+        else:
+            x, t, status, message, tb = loop.steps(
+                x, state, iters, max_grad_evals, max_time, record_every, base_lr, lr_iter, batches
+            )
+    return Run(
+        problem=problem.name,
+        problem_params=dict(problem.params),
+        optimizer=name,
+        hparams=config,
+        status=status,
+        message=message,
+        history=rec.frame(),
+        x0=x_start,
+        x_final=np.array(x, dtype=np.float64, copy=True),
+        iterations=t,
+        seed=seed,
+        L=problem.L,
+        mu=problem.mu,
+        f_star=f_star,
+        x_star=x_star,
+        base_lr=base_lr,
+        batch_size=batch_size,
+        iterates=rec.kept_iterates(),
+        diverged_at=t if status == "diverged" else None,
+        traceback=tb,
+    )
+
+
+class _Loop:
+    """The two loops (stepped optimizers, and drivers with a callback) sharing the recording code."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        optimizer: Any,
+        oracle: Oracle,
+        rec: Recorder,
+        f_star: float | None,
+        x_star: np.ndarray | None,
+        divergence_factor: float,
+        tol: float | None,
+        n_samples: int | None,
+        extra_cols: tuple[str, ...],
+    ) -> None:
+        self.problem = problem
+        self.optimizer = optimizer
+        self.oracle = oracle
+        self.rec = rec
+        self.f_star = math.nan if f_star is None else f_star
+        self.x_star = x_star
+        self.factor = divergence_factor
+        self.tol = tol
+        self.n = n_samples
+        self.extra_cols = extra_cols
+        self.blowup = math.inf
+        self.excluded = 0.0
+        self.start = 0.0
+
+    def record(self, t: int, x: np.ndarray, state: Any) -> tuple[float, np.ndarray, float, str | None]:
+        """Evaluate and record iteration t; return (f, g, eval_seconds, stop status or None)."""
+        t0 = time.perf_counter()
+        f, g = self.problem._value_and_grad(x, None)
+        f = float(f)
+        gn = math.sqrt(float(np.dot(g, g)))
+        d = time.perf_counter() - t0
+        o = self.oracle
+        r = self.rec.row()
+        r[0] = t
+        r[1] = f
+        r[2] = f - self.f_star
+        r[3] = gn
+        if self.x_star is not None:
+            diff = x - self.x_star
+            r[4] = math.sqrt(float(np.dot(diff, diff)))
+        r[6] = o.grad_evals
+        r[7] = o.f_evals
+        r[8] = o.hvp_evals
+        r[9] = o.hess_evals
+        r[10] = o.samples / self.n if self.n else o.grad_evals
+        r[11] = t0 - self.start - self.excluded
+        if self.extra_cols:
+            r[12:] = self.optimizer.extras(state)
+        self.rec.keep(x)
+        if t == 0:
+            self.blowup = self.factor * max(1.0, abs(f)) if math.isfinite(f) else math.inf
+        if not (math.isfinite(f) and math.isfinite(gn)) or abs(f) > self.blowup:
+            return f, g, d, "diverged"
+        if self.tol is not None and gn <= self.tol:
+            return f, g, d, "converged"
+        return f, g, d, None
+
+    def steps(
+        self,
+        x: np.ndarray,
+        state: Any,
+        iters: int | None,
+        max_grad_evals: int | None,
+        max_time: float | None,
+        record_every: int,
+        base_lr: float | None,
+        lr_iter: Any,
+        batches: Any,
+    ) -> tuple[np.ndarray, int, str, str, str | None]:
+        opt, oracle, rec = self.optimizer, self.oracle, self.rec
+        t = 0
+        self.start = time.perf_counter()
+        while True:
+            stop = None
+            if iters is not None and t >= iters:
+                stop = "max_iters"
+            elif max_grad_evals is not None and oracle.grad_evals >= max_grad_evals:
+                stop = "max_grad_evals"
+            elif max_time is not None and time.perf_counter() - self.start - self.excluded >= max_time:
+                stop = "time_limit"
+            recorded = t % record_every == 0 or stop is not None
+            if recorded:
+                f, g, d, bad = self.record(t, x, state)
+                if bad is not None:
+                    return x, t, bad, _message(bad, t, f), None
+                if stop is not None:
+                    return x, t, stop, _message(stop, t, f), None
+                if batches is None:
+                    oracle.offer(x, f, g)
+            if batches is not None:
+                oracle.batch = next(batches)
+            lr = next(lr_iter) if lr_iter is not None else base_lr
+            try:
+                x, state, lr_used = opt.step(x, state, oracle, lr)
+            except Converged as exc:
+                if not recorded:
+                    self.record(t, x, state)
+                return x, t, "converged", str(exc) or f"converged at iteration {t}", None
+            except Exception as exc:  # a crashing optimizer is a recorded outcome
+                if not recorded:
+                    self.record(t, x, state)
+                return x, t, "error", f"{type(exc).__name__}: {exc}", traceback.format_exc()
+            if recorded:
+                rec.set_last_lr(math.nan if lr_used is None else lr_used)
+                if not oracle.consumed_offer():
+                    self.excluded += d
+                oracle.end_step()
+            t += 1
+
+    def drive(
+        self,
+        x: np.ndarray,
+        iters: int | None,
+        max_grad_evals: int | None,
+        max_time: float | None,
+        record_every: int,
+    ) -> tuple[np.ndarray, int, str, str, str | None]:
+        oracle = self.oracle
+        box: dict[str, Any] = {"t": 0, "status": None, "x": x, "f": math.nan}
+        self.start = time.perf_counter()
+        _, _, d, bad = self.record(0, x, None)
+        self.excluded += d
+        if bad is not None:
+            return x, 0, bad, _message(bad, 0, math.nan), None
+
+        def callback(xk: np.ndarray) -> bool:
+            box["t"] += 1
+            t = box["t"]
+            box["x"] = np.array(xk, dtype=np.float64, copy=True)
+            stop = None
+            if iters is not None and t >= iters:
+                stop = "max_iters"
+            elif max_grad_evals is not None and oracle.grad_evals >= max_grad_evals:
+                stop = "max_grad_evals"
+            elif max_time is not None and time.perf_counter() - self.start - self.excluded >= max_time:
+                stop = "time_limit"
+            if t % record_every == 0 or stop is not None:
+                f, _, d, bad = self.record(t, box["x"], None)
+                self.excluded += d
+                box["f"] = f
+                if bad is not None:
+                    stop = bad
+                box["recorded"] = t
+            box["status"] = stop
+            return stop is not None
+
+        try:
+            x_final, message = self.optimizer.drive(x.copy(), oracle, callback, iters)
+        except Exception as exc:
+            return box["x"], box["t"], "error", f"{type(exc).__name__}: {exc}", traceback.format_exc()
+        t = box["t"]
+        status = box["status"]
+        if status is None:
+            status = "converged"
+            if box.get("recorded") != t:
+                box["f"] = self.record(t, box["x"], None)[0]
+        if status != "converged":
+            message = _message(status, t, box["f"])
+        return box["x"], t, status, message, None
+
+
+def _message(status: str, t: int, f: float) -> str:
+    return {
+        "max_iters": f"reached the iteration budget ({t})",
+        "max_grad_evals": f"reached the gradient-evaluation budget after {t} iterations",
+        "time_limit": f"reached the time budget after {t} iterations",
+        "diverged": f"diverged at iteration {t} (f = {f:.3g})",
+        "converged": f"gradient norm below tol at iteration {t}",
+    }[status]
