@@ -22,17 +22,17 @@ from problems.errors import SolverError, UnknownNameError, UserInputError
 from problems.reference import Reference
 
 __all__ = [
+    "REGISTRY",
     "Problem",
     "Reference",
-    "available",
-    "make",
-    "describe",
-    "custom",
-    "register",
-    "REGISTRY",
-    "UserInputError",
-    "UnknownNameError",
     "SolverError",
+    "UnknownNameError",
+    "UserInputError",
+    "available",
+    "custom",
+    "describe",
+    "make",
+    "register",
 ]
 
 __version__ = "0.1.0"

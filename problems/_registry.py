@@ -20,7 +20,7 @@ from typing import Any
 
 from problems.errors import UnknownNameError, UserInputError
 
-__all__ = ["Registry", "Entry"]
+__all__ = ["Entry", "Registry"]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import numpy as np
 
 from problems.errors import UserInputError
 
-__all__ = ["check_int", "check_float", "check_choice", "check_bool", "check_vector"]
+__all__ = ["check_bool", "check_choice", "check_float", "check_int", "check_vector"]
 
 
 def check_int(name: str, value: object, *, low: int | None = None, high: int | None = None) -> int:

@@ -34,7 +34,7 @@ from problems._validate import check_vector
 from problems.errors import UserInputError
 from problems.reference import Reference, cached_reference
 
-__all__ = ["Problem", "CustomProblem"]
+__all__ = ["CustomProblem", "Problem"]
 
 Index = np.ndarray | None
 

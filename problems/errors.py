@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["UserInputError", "UnknownNameError", "SolverError", "closest"]
+__all__ = ["SolverError", "UnknownNameError", "UserInputError", "closest"]
 
 
 class UserInputError(ValueError):

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Reference", "cache_dir", "cached_reference", "CACHE_VERSION"]
+__all__ = ["CACHE_VERSION", "Reference", "cache_dir", "cached_reference"]
 
 #: Bumped whenever the definition of a family or of its reference changes.
 CACHE_VERSION = 1

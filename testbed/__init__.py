@@ -22,16 +22,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Run",
-    "run",
+    "__version__",
+    "load_results",
     "optimizers",
-    "schedules",
-    "theory",
-    "testing",
-    "sweep",
     "plots",
     "report",
-    "load_results",
-    "__version__",
+    "run",
+    "schedules",
+    "sweep",
+    "testing",
+    "theory",
 ]
 
 _LAZY_MODULES = {"theory", "testing", "sweep", "plots", "report", "storage", "bench"}

@@ -26,21 +26,21 @@ class Oracle:
     """Counting, minibatch-aware access to a problem's value, gradient and curvature."""
 
     __slots__ = (
-        "problem",
-        "f_evals",
-        "grad_evals",
-        "hvp_evals",
-        "hess_evals",
-        "samples",
-        "batch",
-        "_n",
-        "_cx",
         "_cf",
         "_cg",
+        "_cx",
         "_fresh",
-        "_vg",
-        "_v",
         "_g",
+        "_n",
+        "_v",
+        "_vg",
+        "batch",
+        "f_evals",
+        "grad_evals",
+        "hess_evals",
+        "hvp_evals",
+        "problem",
+        "samples",
     )
 
     def __init__(self, problem: Problem) -> None:

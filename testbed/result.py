@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Run", "STATUSES", "HISTORY_COLUMNS"]
+__all__ = ["HISTORY_COLUMNS", "STATUSES", "Run"]
 
 #: Possible run outcomes. ``diverged`` is a result, not an error.
 STATUSES = ("converged", "max_iters", "max_grad_evals", "time_limit", "diverged", "error")

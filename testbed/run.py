@@ -25,9 +25,9 @@ from problems.errors import UserInputError
 from testbed.optimizers.base import Converged, DriverOptimizer, OptimizerProtocol, parse_lr, resolve_lr
 from testbed.oracle import Oracle
 from testbed.recorder import Recorder
-from testbed.result import Run
+from testbed.result import HISTORY_COLUMNS, Run
 
-__all__ = ["run", "minibatches"]
+__all__ = ["minibatches", "run"]
 
 
 def minibatches(n: int, batch_size: int, rng: np.random.Generator):
@@ -58,6 +58,7 @@ def run(
     keep_iterates: bool = False,
     x0: np.ndarray | None = None,
     divergence_factor: float = 1e10,
+    monitors: dict[str, Any] | None = None,
 ) -> Run:
     """Run ``optimizer`` on ``problem`` and return a :class:`~testbed.result.Run`.
 
@@ -66,7 +67,10 @@ def run(
     stops with status ``"converged"`` once ||grad f(x_t)|| <= tol at a recorded
     iteration. ``batch_size`` makes the oracle stochastic: minibatches drawn
     without replacement per epoch from ``numpy.random.default_rng(seed)``.
-    ``x0`` overrides the problem's standard start.
+    ``x0`` overrides the problem's standard start. ``monitors`` maps extra
+    column names to callables ``fn(x) -> float`` evaluated at each recorded
+    iterate (uncounted, excluded from ``time_s``), e.g.
+    ``{"test_acc": lambda x: p.accuracy(x, split="test")}``.
     """
     if not isinstance(problem, Problem):
         raise UserInputError(f"problem: must be a problems.Problem, got {type(problem).__name__}")
@@ -104,14 +108,21 @@ def run(
     x_star = problem.x_star
     x_start = x.copy()
     extra_cols = tuple(getattr(optimizer, "extra_columns", ()))
+    monitors = dict(monitors or {})
+    for key, fn in monitors.items():
+        if not isinstance(key, str) or not callable(fn):
+            raise UserInputError(f"monitors: must map column names to callables fn(x) -> float, got {key!r}")
+        if key in HISTORY_COLUMNS or key in extra_cols:
+            raise UserInputError(f"monitors: column {key!r} already exists in the history")
     capacity = (iters // record_every + 2) if iters is not None else 1024
-    rec = Recorder(min(capacity, 1_000_000), extra_cols, problem.dim if keep_iterates else None)
+    rec = Recorder(min(capacity, 1_000_000), extra_cols + tuple(monitors), problem.dim if keep_iterates else None)
     oracle = Oracle(problem)
     batches = minibatches(problem.n_samples, batch_size, rng) if batch_size is not None else None
     n_samples = problem.n_samples
 
     state = optimizer.init(x, problem)
     loop = _Loop(problem, optimizer, oracle, rec, f_star, x_star, divergence_factor, tol, n_samples, extra_cols)
+    loop.monitors = tuple(monitors.values())
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         if isinstance(optimizer, DriverOptimizer):
             x, t, status, message, tb = loop.drive(x, iters, max_grad_evals, max_time, record_every)
@@ -172,6 +183,7 @@ class _Loop:
         self.blowup = math.inf
         self.excluded = 0.0
         self.start = 0.0
+        self.monitors: tuple[Any, ...] = ()
 
     def record(self, t: int, x: np.ndarray, state: Any) -> tuple[float, np.ndarray, float, str | None]:
         """Evaluate and record iteration t; return (f, g, eval_seconds, stop status or None)."""
@@ -196,7 +208,12 @@ class _Loop:
         r[10] = o.samples / self.n if self.n else o.grad_evals
         r[11] = t0 - self.start - self.excluded
         if self.extra_cols:
-            r[12:] = self.optimizer.extras(state)
+            r[12 : 12 + len(self.extra_cols)] = self.optimizer.extras(state) if state is not None else math.nan
+        if self.monitors:
+            base = 12 + len(self.extra_cols)
+            for i, fn in enumerate(self.monitors):
+                r[base + i] = float(fn(x))
+            d = time.perf_counter() - t0
         self.rec.keep(x)
         if t == 0:
             self.blowup = self.factor * max(1.0, abs(f)) if math.isfinite(f) else math.inf
@@ -299,12 +316,18 @@ class _Loop:
             x_final, message = self.optimizer.drive(x.copy(), oracle, callback, iters)
         except Exception as exc:
             return box["x"], box["t"], "error", f"{type(exc).__name__}: {exc}", traceback.format_exc()
-        t = box["t"]
         status = box["status"]
         if status is None:
             status = "converged"
-            if box.get("recorded") != t:
-                box["f"] = self.record(t, box["x"], None)[0]
+            x_final = np.asarray(x_final, dtype=np.float64)
+            if not np.array_equal(x_final, box["x"]):
+                box["t"] += 1
+                box["x"] = x_final.copy()
+            if box.get("recorded") != box["t"]:
+                box["f"], _, _, bad = self.record(box["t"], box["x"], None)
+                if bad is not None:
+                    status = bad
+        t = box["t"]
         if status != "converged":
             message = _message(status, t, box["f"])
         return box["x"], t, status, message, None

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from problems._registry import Registry
 from problems._validate import check_float, check_int
 
-__all__ = ["Schedule", "available", "make", "describe", "register", "REGISTRY"]
+__all__ = ["REGISTRY", "Schedule", "available", "describe", "make", "register"]
 
 REGISTRY = Registry("schedule")
 

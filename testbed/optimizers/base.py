@@ -38,15 +38,15 @@ from problems._validate import check_float
 from problems.errors import UserInputError
 
 __all__ = [
-    "OptimizerProtocol",
-    "Optimizer",
-    "DriverOptimizer",
-    "Converged",
     "LR",
-    "parse_lr",
-    "resolve_lr",
     "REGISTRY",
+    "Converged",
+    "DriverOptimizer",
+    "Optimizer",
+    "OptimizerProtocol",
+    "parse_lr",
     "register",
+    "resolve_lr",
 ]
 
 #: The optimizer registry; third-party packages extend it through the entry-point group ``optim_testbed.optimizers``.

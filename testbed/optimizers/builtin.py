@@ -1,10 +1,10 @@
 """Importing this module registers every built-in optimizer."""
 
 from testbed.optimizers import (  # noqa: F401
+    barrier,
     lecture,
     line_search,
     newton,
-    barrier,
     scipy_methods,
     torch_like,
 )
