@@ -44,6 +44,8 @@ class Problem(abc.ABC):
 
     #: Family name in the registry (subclasses set it).
     family: str = "problem"
+    #: True for families whose f is a quadratic form (constant Hessian): exact line search applies.
+    is_quadratic: bool = False
 
     def __init__(
         self,
@@ -156,6 +158,18 @@ class Problem(abc.ABC):
         """Parameters identifying the reference on disk; None disables the disk cache."""
         return None
 
+    def _reference_is_valid(self, ref: Reference) -> bool:
+        """Whether a reference read back from the disk cache fits this instance; a rejected one is recomputed.
+
+        The default checks shapes and finiteness; families override to also
+        check that f(x*) = f* and that x* is optimal.
+        """
+        if ref.f_star is not None and not np.isfinite(ref.f_star):
+            return False
+        if ref.x_star is None:
+            return True
+        return ref.x_star.shape == (self.dim,) and bool(np.all(np.isfinite(ref.x_star)))
+
     def reference_optimum(self) -> Reference | None:
         """The (lazily computed, disk-cached) reference optimum, or None where f* is unknown."""
         if self._reference is None:
@@ -164,7 +178,12 @@ class Problem(abc.ABC):
             if key is None:
                 ref = compute()
             else:
-                ref = cached_reference(self.family, key, lambda: compute() or Reference(None, None, "unknown"))
+                ref = cached_reference(
+                    self.family,
+                    key,
+                    lambda: compute() or Reference(None, None, "unknown"),
+                    validate=self._reference_is_valid,
+                )
             self._reference = ref if ref is not None else Reference(None, None, "unknown")
         return None if self._reference.method == "unknown" else self._reference
 

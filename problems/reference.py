@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,21 +79,30 @@ def _load(path: Path) -> Reference | None:
             f_star = float(data["f_star"])
             x_star = np.array(data["x_star"], dtype=np.float64) if bool(data["has_x"]) else None
             meta = json.loads(str(data["meta"]))
-    except (OSError, ValueError, KeyError):
-        return None  # unreadable or partial: recompute
+            method = str(meta["method"])
+            certificate = dict(meta["certificate"]) | {"cached": True}
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
+        return None  # unreadable, truncated or partial: recompute
     return Reference(
         f_star=None if np.isnan(f_star) else f_star,
         x_star=x_star,
-        method=meta["method"],
-        certificate=meta["certificate"] | {"cached": True},
+        method=method,
+        certificate=certificate,
     )
 
 
-def cached_reference(family: str, params: dict[str, Any], compute: Callable[[], Reference]) -> Reference:
+def cached_reference(
+    family: str,
+    params: dict[str, Any],
+    compute: Callable[[], Reference],
+    validate: Callable[[Reference], bool] | None = None,
+) -> Reference:
     """Return the reference of ``family`` with ``params`` from the disk cache, computing and storing it if absent.
 
     Writes are atomic (temporary file, then rename), so concurrent sweeps and
     a killed process never leave a partial entry that is read back as valid.
+    An entry that cannot be read, or that ``validate`` rejects (a stale or
+    tampered file), is recomputed and overwritten rather than trusted.
     Set ``OPTIM_TESTBED_CACHE=off`` to disable the cache.
     """
     if os.environ.get("OPTIM_TESTBED_CACHE", "").lower() == "off":
@@ -100,7 +110,7 @@ def cached_reference(family: str, params: dict[str, Any], compute: Callable[[], 
     path = cache_dir() / family / f"{_key(family, params)}.npz"
     if path.exists():
         ref = _load(path)
-        if ref is not None:
+        if ref is not None and (validate is None or validate(ref)):
             return ref
     ref = compute()
     try:
