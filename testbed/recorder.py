@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from testbed.result import HISTORY_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Recorder"]
 
@@ -53,6 +57,8 @@ class Recorder:
 
     def frame(self) -> pd.DataFrame:
         """The history as a pandas DataFrame with integer count columns."""
+        import pandas as pd
+
         df = pd.DataFrame(self.data[: self.n].copy(), columns=list(self.columns))
         for col in _INT_COLUMNS:
             df[col] = df[col].astype(np.int64)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported by whoever builds a history, not by `import testbed`
+    import pandas as pd
 
 __all__ = ["HISTORY_COLUMNS", "STATUSES", "Run"]
 

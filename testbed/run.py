@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from problems import Problem
-from problems._validate import check_float, check_int, check_vector
+from problems._validate import check_choice, check_float, check_int, check_vector
 from problems.errors import UserInputError
 from testbed.optimizers.base import Converged, DriverOptimizer, OptimizerProtocol, parse_lr, resolve_lr
 from testbed.oracle import Oracle
@@ -30,9 +30,16 @@ from testbed.result import HISTORY_COLUMNS, Run
 __all__ = ["minibatches", "run"]
 
 
-def minibatches(n: int, batch_size: int, rng: np.random.Generator):
+def minibatches(n: int, batch_size: int, rng: np.random.Generator, sampling: str = "reshuffle"):
     """Yield minibatches of sample indices forever: each epoch a fresh seeded permutation, cut into
-    consecutive batches of ``batch_size`` (the last batch of an epoch is smaller when n is not a multiple)."""
+    consecutive batches of ``batch_size`` (the last batch of an epoch is smaller when n is not a multiple).
+
+    ``sampling="independent"`` instead draws every minibatch afresh: ``batch_size`` distinct indices uniformly
+    at random, independently of all previous batches (i.i.d. "b-nice" sampling, what SGD theorems in
+    expectation assume; see :mod:`testbed.theory.expectation`)."""
+    if sampling == "independent":
+        while True:
+            yield rng.choice(n, size=batch_size, replace=False)
     while True:
         perm = rng.permutation(n)
         for start in range(0, n, batch_size):
@@ -59,6 +66,7 @@ def run(
     x0: np.ndarray | None = None,
     divergence_factor: float = 1e10,
     monitors: dict[str, Any] | None = None,
+    sampling: str = "reshuffle",
 ) -> Run:
     """Run ``optimizer`` on ``problem`` and return a :class:`~testbed.result.Run`.
 
@@ -66,11 +74,16 @@ def run(
     ``max_grad_evals`` gradient-oracle calls, ``max_time`` seconds. ``tol``
     stops with status ``"converged"`` once ||grad f(x_t)|| <= tol at a recorded
     iteration. ``batch_size`` makes the oracle stochastic: minibatches drawn
-    without replacement per epoch from ``numpy.random.default_rng(seed)``.
+    without replacement per epoch from ``numpy.random.default_rng(seed)``
+    (``sampling="reshuffle"``), or independently at each step (``sampling="independent"``,
+    recorded in ``Run.extras["sampling"]``; see :func:`minibatches`).
     ``x0`` overrides the problem's standard start. ``monitors`` maps extra
     column names to callables ``fn(x) -> float`` evaluated at each recorded
     iterate (uncounted, excluded from ``time_s``), e.g.
-    ``{"test_acc": lambda x: p.accuracy(x, split="test")}``.
+    ``{"test_acc": lambda x: p.accuracy(x, split="test")}``. An optimizer with a
+    ``finalize(state) -> dict`` method (see :class:`~testbed.optimizers.base.Optimizer`)
+    is called once at the end with its last state; the dict becomes ``Run.extras``
+    (e.g. the barrier method's central path).
     """
     if not isinstance(problem, Problem):
         raise UserInputError(f"problem: must be a problems.Problem, got {type(problem).__name__}")
@@ -87,6 +100,7 @@ def run(
     divergence_factor = check_float("divergence_factor", divergence_factor, low=1.0)
     if iters is None and max_grad_evals is None and max_time is None:
         raise UserInputError("budget: give at least one of iters, max_grad_evals or max_time")
+    sampling = check_choice("sampling", sampling, ("reshuffle", "independent"))
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, low=1)
         if problem.n_samples is None:
@@ -117,12 +131,13 @@ def run(
     capacity = (iters // record_every + 2) if iters is not None else 1024
     rec = Recorder(min(capacity, 1_000_000), extra_cols + tuple(monitors), problem.dim if keep_iterates else None)
     oracle = Oracle(problem)
-    batches = minibatches(problem.n_samples, batch_size, rng) if batch_size is not None else None
+    batches = minibatches(problem.n_samples, batch_size, rng, sampling) if batch_size is not None else None
     n_samples = problem.n_samples
 
     state = optimizer.init(x, problem)
     loop = _Loop(problem, optimizer, oracle, rec, f_star, x_star, divergence_factor, tol, n_samples, extra_cols)
     loop.monitors = tuple(monitors.values())
+    loop.state = state
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         if isinstance(optimizer, DriverOptimizer):
             x, t, status, message, tb = loop.drive(x, iters, max_grad_evals, max_time, record_every)
@@ -130,6 +145,10 @@ def run(
             x, t, status, message, tb = loop.steps(
                 x, state, iters, max_grad_evals, max_time, record_every, base_lr, lr_iter, batches
             )
+    finalize = getattr(optimizer, "finalize", None)
+    extras = dict(finalize(loop.state) or {}) if callable(finalize) else {}
+    if batch_size is not None:
+        extras.setdefault("sampling", sampling)
     return Run(
         problem=problem.name,
         problem_params=dict(problem.params),
@@ -151,6 +170,7 @@ def run(
         iterates=rec.kept_iterates(),
         diverged_at=t if status == "diverged" else None,
         traceback=tb,
+        extras=extras,
     )
 
 
@@ -184,6 +204,8 @@ class _Loop:
         self.excluded = 0.0
         self.start = 0.0
         self.monitors: tuple[Any, ...] = ()
+        #: The optimizer's latest state (handed to ``optimizer.finalize`` at the end of the run).
+        self.state: Any = None
 
     def record(self, t: int, x: np.ndarray, state: Any) -> tuple[float, np.ndarray, float, str | None]:
         """Evaluate and record iteration t; return (f, g, eval_seconds, stop status or None)."""
@@ -260,6 +282,7 @@ class _Loop:
             lr = next(lr_iter) if lr_iter is not None else base_lr
             try:
                 x, state, lr_used = opt.step(x, state, oracle, lr)
+                self.state = state
             except Converged as exc:
                 if not recorded:
                     self.record(t, x, state)
@@ -286,10 +309,12 @@ class _Loop:
         oracle = self.oracle
         box: dict[str, Any] = {"t": 0, "status": None, "x": x, "f": math.nan}
         self.start = time.perf_counter()
-        _, _, d, bad = self.record(0, x, None)
+        f0, _, d, bad = self.record(0, x, None)
         self.excluded += d
         if bad is not None:
             return x, 0, bad, _message(bad, 0, math.nan), None
+        if iters == 0:
+            return x, 0, "max_iters", _message("max_iters", 0, f0), None
 
         def callback(xk: np.ndarray) -> bool:
             box["t"] += 1

@@ -15,7 +15,8 @@ The loop owns ``x`` and the state between steps: ``step`` may update ``x`` and
 the state's arrays in place (that is what keeps large problems fast), but must
 not keep references to them elsewhere. An optimizer that detects its own
 stopping rule (Newton's decrement, the barrier method's gap) raises
-:class:`Converged`.
+:class:`Converged`. Optionally, ``finalize(state) -> dict`` hands data that
+is not per-iteration (the barrier method's central path) to ``Run.extras``.
 
 Anything with ``init`` and ``step`` can be passed to :func:`testbed.run`
 without registration; registered optimizers subclass :class:`Optimizer`, which
@@ -167,6 +168,10 @@ class Optimizer(abc.ABC):
     def extras(self, state: Any) -> tuple[float, ...]:
         """Values of ``extra_columns`` for the current state (recorded with each history row)."""
         return ()
+
+    def finalize(self, state: Any) -> dict[str, Any]:
+        """Data for ``Run.extras``, from the last state (:func:`testbed.run` calls it once at the end); {} here."""
+        return {}
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
