@@ -1,0 +1,227 @@
+"""``worst_case``: the exact worst case of a fixed-step first-order method, as a Gram-matrix SDP solved by CVXPY.
+
+For ``method`` run ``iters`` = N steps on the class of L-smooth mu-strongly convex functions (mu = 0: convex),
+from a start with ||x_0 - x*||^2 <= R^2 (``initial="dist"``) or f(x_0) - f* <= R (``initial="f_gap"``; R is then
+the initial gap Delta), the value is
+
+    max  metric(x_N)   over every function of the class and every dimension,
+
+where metric is f(x_N) - f* (``"f_gap"``), ||x_N - x*||^2 (``"dist"``), ||grad f(x_N)||^2 (``"grad_norm2"``) or
+min_k ||grad f(x_k)||^2 over the points where the method queried a gradient (``"min_grad_norm2"``). The SDP is
+the one of :mod:`testbed.theory.pep.formulation` (Drori & Teboulle 2014; Taylor, Hendrickx & Glineur 2017) and
+its value is the tight worst case (Taylor et al. 2017, Thm 5).
+
+Function classes (``function_class``): ``"convex"`` (the default) is F_{mu,L}; ``"nonconvex"`` is the class of
+L-smooth functions without convexity (interpolation of Taylor et al. 2017, Thm 7), used by default for
+``metric="min_grad_norm2"`` with mu = 0. It has no minimiser in the basis, so it needs ``initial="f_gap"``: the
+functions' lower bound f_* with f(x_0) - f_* <= R is imposed at the evaluated points (f(x_k) >= f_* for every
+queried point). That is a relaxation of "f >= f_* everywhere", so the value is an upper bound on the worst case
+of the class -- still a valid bound, tight whenever the worst interpolating function can be extended above f_*.
+mu = L is the single quadratic f* + L/2 ||x - x*||^2, encoded as g_i = L x_i, f_i = L/2 ||x_i||^2.
+
+Solved with Clarabel through CVXPY (imported here, not at start-up); any status other than "optimal" raises
+:class:`problems.errors.SolverError`. Results are cached on disk (:mod:`testbed.theory.pep.cache`).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from problems._validate import check_float, check_int
+from problems.errors import SolverError, UnknownNameError, UserInputError
+from testbed.theory.pep import cache
+from testbed.theory.pep.formulation import PointSet, interpolation_matrices
+from testbed.theory.pep.methods import METHODS, points_for
+
+__all__ = ["CLASSES", "INITIALS", "METRICS", "SOLVER_OPTIONS", "benchmark", "solve", "worst_case"]
+
+#: Performance measures.
+METRICS = ("f_gap", "dist", "grad_norm2", "min_grad_norm2")
+#: Initial conditions.
+INITIALS = ("dist", "f_gap")
+#: Function classes.
+CLASSES = ("convex", "nonconvex")
+#: Clarabel settings passed to ``solve``. Clarabel's defaults (gap and feasibility tolerances 1e-8) already
+#: reproduce the closed forms to ~1e-7 relative (1/(4N+2) for N = 1..10 within 6e-8); tightening them to 1e-10
+#: ends some solves "optimal_inaccurate", so they are left as they are.
+SOLVER_OPTIONS: dict[str, Any] = {}
+
+
+def _check_steps(method: str, step: object, iters: int) -> list[float]:
+    """Steps in units of 1/L, one per iteration."""
+    if isinstance(step, numbers.Real) and not isinstance(step, bool):
+        value = check_float("step", step, low=0.0, low_open=True)
+        return [value] * iters
+    if isinstance(step, str) or not isinstance(step, (Sequence, np.ndarray)):
+        raise UserInputError(f"step: must be a number > 0 (in units of 1/L) or a sequence of them, got {step!r}")
+    if method != "gd":
+        raise UserInputError(f"step: a sequence of steps is supported for gd only, not {method}")
+    steps = list(step)
+    if len(steps) != iters:
+        raise UserInputError(f"step: the sequence must have one step per iteration ({iters}), got {len(steps)}")
+    return [check_float(f"step[{k}]", s, low=0.0, low_open=True) for k, s in enumerate(steps)]
+
+
+def _check_momentum(method: str, momentum: object) -> float | None:
+    if method == "gd":
+        if momentum is not None:
+            raise UserInputError(f"momentum: gd has no momentum, got {momentum!r}")
+        return None
+    if momentum is None:
+        if method == "heavy_ball":
+            raise UserInputError("momentum: heavy_ball needs its momentum beta in [0, 1), got None")
+        return None
+    return check_float("momentum", momentum, low=0.0, high=1.0, high_open=True)
+
+
+def _validate(
+    method: object, iters: object, L: object, mu: object, step: object, metric: object, initial: object,
+    R: object, momentum: object, function_class: object,
+) -> dict[str, Any]:
+    """Check every argument (clear errors naming the field); return them normalised (the cache key)."""
+    if method not in METHODS:
+        raise UnknownNameError("PEP method", method, METHODS)
+    if metric not in METRICS:
+        raise UnknownNameError("PEP metric", metric, METRICS)
+    if initial not in INITIALS:
+        raise UnknownNameError("PEP initial condition", initial, INITIALS)
+    iters = check_int("iters", iters, low=1)
+    L = check_float("L", L, low=0.0, low_open=True)
+    mu = check_float("mu", mu, low=0.0)
+    if mu > L:
+        raise UserInputError(f"mu: must be <= L = {L:g}, got {mu:g}")
+    R = check_float("R", R, low=0.0, low_open=True)
+    if function_class is None:
+        function_class = "nonconvex" if metric == "min_grad_norm2" and mu == 0.0 else "convex"
+    if function_class not in CLASSES:
+        raise UnknownNameError("PEP function class", function_class, CLASSES)
+    if function_class == "nonconvex":
+        if mu != 0.0:
+            raise UserInputError(f"mu: the nonconvex class (L-smooth functions) has no strong convexity; got mu={mu:g}")
+        if initial != "f_gap":
+            raise UserInputError(
+                "initial: the nonconvex class has no minimiser to measure ||x_0 - x*|| from; use initial='f_gap' "
+                "(f(x_0) - f_* <= R)"
+            )
+        if metric == "dist":
+            raise UserInputError("metric: 'dist' needs a minimiser; the nonconvex class has none")
+    steps = _check_steps(method, step, iters)
+    momentum = _check_momentum(method, momentum)
+    return {
+        "method": method, "iters": iters, "L": L, "mu": mu, "steps": steps, "metric": metric, "initial": initial,
+        "R": R, "momentum": momentum, "function_class": function_class,
+    }
+
+
+def _quadratic_form(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """vec of the symmetric matrix of <a, b> (of ||a||^2 if b is None)."""
+    b = a if b is None else b
+    m = np.outer(a, b)
+    return (0.5 * (m + m.T)).reshape(-1)
+
+
+def solve(args: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    """Build and solve the SDP for validated ``args``; return (value, solver facts). No cache."""
+    import cvxpy as cp
+
+    L, mu, R = args["L"], args["mu"], args["R"]
+    convex = args["function_class"] == "convex"
+    pts: PointSet = points_for(args["method"], args["steps"], L, args["momentum"])
+    if convex:
+        pts = pts.with_optimum()
+    d = pts.dim
+    G = cp.Variable((d, d), PSD=True)
+    F = cp.Variable(pts.n_values)
+    g = cp.vec(G, order="F")
+    constraints = []
+    if convex and mu == L:  # the single quadratic f* + L/2 ||x - x*||^2: g_i = L x_i, f_i = L/2 ||x_i||^2
+        res = pts.Gr - L * pts.X
+        Q_res = np.array([_quadratic_form(r) for r in res])
+        Q_x = np.array([_quadratic_form(x) for x in pts.X])
+        constraints += [Q_res @ g == 0, pts.Fc @ F == 0.5 * L * (Q_x @ g)]
+    else:
+        A, B = interpolation_matrices(pts, L, mu if convex else -L)
+        constraints.append(A @ g + B @ F <= 0)
+    if not convex:
+        constraints.append(F >= 0)  # the lower bound f_* = 0 at every evaluated point
+    if args["initial"] == "dist":
+        constraints.append(G[0, 0] <= R * R)
+    else:
+        constraints.append(pts.Fc[pts.start] @ F <= R)
+    metric, last = args["metric"], pts.last
+    tau = None
+    if metric == "f_gap":
+        objective = pts.Fc[last] @ F
+    elif metric == "dist":
+        objective = _quadratic_form(pts.X[last]) @ g
+    elif metric == "grad_norm2":
+        objective = _quadratic_form(pts.Gr[last]) @ g
+    else:
+        tau = cp.Variable()
+        Q = np.array([_quadratic_form(pts.Gr[k]) for k in pts.sampled])
+        constraints.append(Q @ g >= tau)
+        objective = tau
+    problem = cp.Problem(cp.Maximize(objective), constraints)
+    what = f"PEP worst case of {args['method']} ({args['iters']} steps, {metric})"
+    try:
+        problem.solve(solver="CLARABEL", **SOLVER_OPTIONS)
+    except cp.error.SolverError as exc:
+        raise SolverError(what, "CLARABEL", "solver_error", str(exc)) from exc
+    status = str(problem.status)
+    if status != cp.OPTIMAL:
+        raise SolverError(what, "CLARABEL", status)
+    stats = problem.solver_stats
+    return float(problem.value), {"status": status, "solver": "CLARABEL", "solve_time": stats.solve_time}
+
+
+def worst_case(
+    method: str,
+    iters: int,
+    L: float = 1.0,
+    mu: float = 0.0,
+    step: float | Sequence[float] = 1.0,
+    metric: str = "f_gap",
+    initial: str = "dist",
+    R: float = 1.0,
+    momentum: float | None = None,
+    *,
+    function_class: str | None = None,
+) -> float:
+    """The tight worst case of ``metric`` after ``iters`` steps of ``method`` (see the module docstring).
+
+    ``step`` is in units of 1/L (1.0 = the step 1/L): a number, or for ``gd`` one step per iteration.
+    ``momentum`` is heavy ball's beta (required) or nesterov's constant beta (None = FISTA's t_k sequence, the
+    ``nesterov`` optimizer's convex variant). Example: ``worst_case("gd", 10)`` = 1/42 = L R^2/(4N + 2).
+    """
+    args = _validate(method, iters, L, mu, step, metric, initial, R, momentum, function_class)
+    cached = cache.load(args)
+    if cached is not None:
+        return cached
+    value, meta = solve(args)
+    cache.store(args, value, meta)
+    return value
+
+
+def benchmark(iters_list: Iterable[int] = (*range(1, 11), 20), method: str = "gd", repeat: int = 3) -> dict[int, float]:
+    """Seconds per worst-case computation (GD, step 1/L, f_gap, dist; no cache), best of ``repeat``, per N.
+
+    Includes building the matrices, CVXPY's compilation and Clarabel's solve: what a cache miss costs.
+    """
+    repeat = check_int("repeat", repeat, low=1)
+    out: dict[int, float] = {}
+    for n in iters_list:
+        args = _validate(method, n, 1.0, 0.0, 1.0, "f_gap", "dist", 1.0, 0.9 if method == "heavy_ball" else None,
+                         None)
+        best = math.inf
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            solve(args)
+            best = min(best, time.perf_counter() - t0)
+        out[int(n)] = best
+    return out
