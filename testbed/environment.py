@@ -33,6 +33,7 @@ PACKAGES = (
     "distributed",
     "threadpoolctl",
     "matplotlib",
+    "seaborn",
     "torch",
 )
 

@@ -107,6 +107,11 @@ def run(
             raise UserInputError(f"batch_size: {problem.name} is not a finite sum, so it has no minibatches")
         if batch_size > problem.n_samples:
             raise UserInputError(f"batch_size: must be <= n_samples = {problem.n_samples}, got {batch_size}")
+        if isinstance(optimizer, DriverOptimizer):
+            raise UserInputError(
+                f"batch_size: {getattr(optimizer, 'name', 'this optimizer')} runs its own full-batch loop "
+                "(scipy.optimize.minimize) and cannot use minibatches"
+            )
     x = problem.x0 if x0 is None else check_vector("x0", np.asarray(x0), problem.dim).copy()
 
     rng = np.random.default_rng(seed)

@@ -233,3 +233,15 @@ def test_the_same_seed_gives_a_bit_identical_history():
     pd.testing.assert_frame_equal(h1, h2, check_exact=True)
     assert np.array_equal(x1, x2)
     assert not h1["f"].equals(h3["f"])  # the seed matters: another seed draws other minibatches
+
+
+def test_driver_optimizer_refuses_minibatches():
+    """scipy drivers run full-batch loops; asking for minibatches must be refused, not silently ignored."""
+    import pytest
+
+    import problems
+    import testbed
+
+    p = problems.make("least_squares", n=40, d=5, seed=0)
+    with pytest.raises(ValueError, match="batch_size: lbfgs runs its own full-batch loop"):
+        testbed.run(p, testbed.optimizers.make("lbfgs"), iters=5, batch_size=8)

@@ -29,7 +29,9 @@ def _float_or_nan(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def _identity(config: dict[str, Any], status: str, base_lr: float | None, L: Any, f_star: Any) -> dict[str, Any]:
+def _identity(
+    config: dict[str, Any], status: str, base_lr: float | None, L: Any, f_star: Any, dim: int | None
+) -> dict[str, Any]:
     from testbed.sweep.plan import hp_columns
 
     opt = config["optimizer"]
@@ -48,6 +50,7 @@ def _identity(config: dict[str, Any], status: str, base_lr: float | None, L: Any
         "batch_size": math.nan if batch is None else float(batch),
         "L": _float_or_nan(L),
         "f_star": _float_or_nan(f_star),
+        "dim": math.nan if dim is None else float(dim),
         **hp_columns(opt["hparams"]),
     }
 
@@ -220,7 +223,8 @@ def _execute(config: dict[str, Any], out_dir: str) -> dict[str, Any]:
     base_lr = run.base_lr if run is not None else None
     L = problem.L if problem is not None else None
     f_star = run.f_star if run is not None else None
-    identity = _identity(config, status, base_lr, L, f_star)
+    dim = problem.dim if problem is not None else None
+    identity = _identity(config, status, base_lr, L, f_star, dim)
     if run is not None:
         tables[HISTORY_KIND] = _history_table(identity, run.history)
     record = {
