@@ -13,10 +13,21 @@ from typing import Any
 
 from problems.errors import UserInputError
 
-__all__ = ["RUN_SETTINGS", "as_call_value", "make_optimizer", "make_problem", "make_schedule", "split_run_settings"]
+__all__ = [
+    "RUN_SEED",
+    "RUN_SETTINGS",
+    "as_call_value",
+    "make_optimizer",
+    "make_problem",
+    "make_schedule",
+    "split_run_settings",
+]
 
 #: Keys of an optimizer entry that configure the run rather than the optimizer.
 RUN_SETTINGS = ("batch_size",)
+
+#: A problem entry's ``seed = "run"`` draws a fresh instance (data, initialisation) for every run seed.
+RUN_SEED = "run"
 
 
 def as_call_value(value: Any) -> Any:

@@ -16,7 +16,7 @@ import hashlib
 import json
 from typing import Any
 
-from testbed.sweep.build import split_run_settings
+from testbed.sweep.build import RUN_SEED, split_run_settings
 from testbed.sweep.grid import Entry, format_value
 
 __all__ = ["hp_columns", "plan_runs", "run_id", "version"]
@@ -86,7 +86,10 @@ def plan_runs(spec: Any) -> list[dict[str, Any]]:
                     continue
                 for opt in optimizer_points[oe.index]:
                     for seed in spec.seeds:
-                        config = {**common, "problem": prob, "optimizer": opt, "seed": seed}
+                        instance = prob
+                        if prob["params"].get("seed") == RUN_SEED:
+                            instance = {**prob, "params": {**prob["params"], "seed": seed}}
+                        config = {**common, "problem": instance, "optimizer": opt, "seed": seed}
                         runs.append({"run_id": run_id(config), **config})
     if len({r["run_id"] for r in runs}) != len(runs):
         raise RuntimeError("two runs of one spec got the same id; labels and grid candidates should prevent this")
