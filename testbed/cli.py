@@ -144,9 +144,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     n_problems = sum(e.size() for e in spec.problems)
     n_configs = sum(e.size() for e in spec.optimizers)
     runs = plan_runs(spec)
+    restricted = any(o.only is not None for o in spec.optimizers)
+    shape = "at most " if restricted else ""
     print(
-        f"{args.spec}: OK -- {len(runs)} runs = {n_problems} problem instances x {n_configs} optimizer"
-        f" configurations x {len(spec.seeds)} seeds; results go to {output_dir(spec, args.out)}"
+        f"{args.spec}: OK -- {len(runs)} runs = {shape}{n_problems} problem instances x {n_configs} optimizer"
+        f" configurations x {len(spec.seeds)} seeds"
+        + (" (some optimizers run only on the problems they name)" if restricted else "")
+        + f"; results go to {output_dir(spec, args.out)}"
     )
     return EXIT_OK
 

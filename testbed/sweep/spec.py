@@ -44,6 +44,8 @@ OPTIMIZER_STRUCTURAL = frozenset({"name", "label", "grid", "zip", "problems"})
 #: Experiment names are plain file names: they become the default output directory ``reports/<name>``.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_SEEDS = 10_000
+#: Seeds are stored as int64 columns.
+MAX_SEED = 2**63 - 1
 MAX_RUNS = 1_000_000
 
 
@@ -99,13 +101,22 @@ def load_spec(path: str | Path, *, dry_run: bool = True) -> Spec:
     return parse_spec(text, source=str(path), dry_run=dry_run)
 
 
-def parse_spec(text: str, source: str = "<spec>", *, dry_run: bool = True) -> Spec:
-    """Parse and validate spec ``text``; raise :class:`SpecError` listing every error found.
+def parse_spec(text: str | dict[str, Any], source: str = "<spec>", *, dry_run: bool = True) -> Spec:
+    """Parse and validate spec ``text`` (TOML, or the dict ``tomllib`` would make of it); raise
+    :class:`SpecError` listing every error found.
 
     ``dry_run=True`` also builds every problem instance and optimizer
     configuration (cheap: no reference optimum is computed) and checks each
     pairing (``c/L`` step sizes need a known L, minibatches need a finite sum).
+    A dict is written as TOML first (:mod:`testbed.sweep.toml_writer`), so it
+    gets the same ``spec.toml``, hash and checks as a file.
     """
+    if isinstance(text, dict):
+        from testbed.sweep.toml_writer import dumps
+
+        text = dumps(text)
+    if not isinstance(text, str):
+        raise UserInputError(f"spec: must be TOML text or a dict, got {type(text).__name__}")
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -239,7 +250,7 @@ def _seeds(value: Any, errors: list[str]) -> list[int]:
             return []
         seeds = []
         for i, s in enumerate(value):
-            v = _int_field(f"seeds[{i}]", s, 0, errors)
+            v = _int_field(f"seeds[{i}]", s, 0, errors, high=MAX_SEED)
             if v is not None:
                 if v in seeds:
                     errors.append(f"seeds[{i}]: seed {v} is listed twice")
