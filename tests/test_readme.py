@@ -18,6 +18,8 @@ def _blocks(lang: str) -> list[str]:
 def test_python_blocks_run_in_order(tmp_path, monkeypatch):
     """Each Python block of the README runs, in order, in one namespace (as a reader pastes them)."""
     monkeypatch.setenv("OPTIM_TESTBED_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)  # the sweep block writes reports/ relative to the working directory
+    (tmp_path / "experiments").symlink_to(ROOT / "experiments")
     namespace: dict = {}
     blocks = _blocks("python")
     assert len(blocks) >= 3
@@ -25,6 +27,8 @@ def test_python_blocks_run_in_order(tmp_path, monkeypatch):
         exec(compile(block, "README.md", "exec"), namespace)  # the README is ours
     assert namespace["run"].status == "max_iters"
     assert namespace["cert"]["applicable"].any()
+    assert namespace["outcome"].ok and len(namespace["df"]) > 0
+    assert (tmp_path / "reports" / "quickstart" / "manifest.json").exists()
 
 
 def test_fresh_machine_commands():
