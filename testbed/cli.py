@@ -164,7 +164,16 @@ def _print_summary(out_dir: Any, title: str, max_rows: int | None) -> Any:
     return runs
 
 
-def _write_report(out_dir: Any, debug: bool) -> int:
+def _check_target(target: float | None) -> float | None:
+    """``--target``: a relative target in (0, 1), or None (the report's default)."""
+    if target is None:
+        return None
+    from problems._validate import check_float
+
+    return check_float("--target", target, low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+def _write_report(out_dir: Any, debug: bool, target: float | None = None) -> int:
     try:
         from testbed.report import write_report
     except ImportError as exc:
@@ -172,7 +181,7 @@ def _write_report(out_dir: Any, debug: bool) -> int:
             raise
         _err(f"no report written: testbed.report is not available ({exc})")
         return EXIT_RUN_ERRORS
-    path = write_report(out_dir)
+    path = write_report(out_dir) if target is None else write_report(out_dir, target=target)
     print(f"report: {path}")
     return EXIT_OK
 
@@ -182,6 +191,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from testbed.sweep import load_spec, run_sweep
 
     spec = load_spec(args.spec)
+    target = _check_target(args.target)
     if args.jobs is not None and args.jobs < 1 and args.jobs != -1:
         from problems.errors import UserInputError
 
@@ -209,7 +219,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"  ... and {len(outcome.failures) - 10} more (see `testbed results`)", file=sys.stderr)
         code = EXIT_RUN_ERRORS
     if not args.no_report:
-        code = max(code, _write_report(outcome.out_dir, args.debug))
+        code = max(code, _write_report(outcome.out_dir, args.debug, target))
     return code
 
 
@@ -231,7 +241,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from testbed.storage import load_manifest
 
     load_manifest(args.dir)
-    return _write_report(args.dir, args.debug)
+    return _write_report(args.dir, args.debug, _check_target(args.target))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -299,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
     p.add_argument("--out", metavar="DIR", help="output directory (default: reports/<experiment name>)")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+    p.add_argument("--target", type=float, default=None, metavar="T",
+                   help="relative target of the report: target gap T·(f(x0) − f_ref) (default 1e-3)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("results", parents=[common], help="summary table of a results directory",
@@ -309,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", parents=[common], help="write the report of a results directory",
                        description=cmd_report.__doc__)
     p.add_argument("dir", metavar="DIR", help="a results directory (reports/<experiment>)")
+    p.add_argument("--target", type=float, default=None, metavar="T",
+                   help="relative target: target gap T·(f(x0) − f_ref) (default 1e-3)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("bench", help="run the benchmarks (arguments go to the benchmark runner)",

@@ -4,6 +4,10 @@ One panel per problem, one line per configuration (mean over seeds, with a
 band, see :mod:`testbed.plots.data`), theoretical bounds as dashed lines in the
 colour of the configuration they were computed for (one dash pattern per
 bound), and a cross at the last finite point of every run that diverged.
+Configurations of one optimizer share a hue and differ in lightness and marker
+(:func:`~testbed.plots.style.config_styles`); the x axis turns symmetric-log
+when the lines of a panel end more than two decades apart
+(:func:`~testbed.plots.layout.scale_x`).
 """
 
 from __future__ import annotations
@@ -15,8 +19,16 @@ import numpy as np
 import pandas as pd
 
 from testbed.plots.data import NoDataError, aggregate_seeds
-from testbed.plots.layout import AXIS_LABELS, BAND_LABELS, draw_band_lines, figure_legend, panel_grid
-from testbed.plots.style import palette, suptitle, themed
+from testbed.plots.layout import (
+    AXIS_LABELS,
+    BAND_LABELS,
+    draw_band_lines,
+    figure_legend,
+    legend_entry,
+    panel_grid,
+    scale_x,
+)
+from testbed.plots.style import config_styles, suptitle, themed
 
 __all__ = ["BOUND_DASHES", "log_curve_figure"]
 
@@ -63,17 +75,23 @@ def log_curve_figure(
     bounds: pd.DataFrame | None = None,
     band: str = "minmax",
     ncols: int = 3,
+    floors: dict[str, tuple[float, str]] | None = None,
+    notes: dict[str, str] | None = None,
 ) -> Any:
     """Draw ``y`` (log scale) against ``x`` for every problem and config of ``df`` (see the module docstring).
 
     ``ylabel(problem)`` gives each panel's y label; ``bounds`` is a
-    :func:`~testbed.plots.data.bound_lines` table or None.
+    :func:`~testbed.plots.data.bound_lines` table or None. ``floors`` maps a problem to (value, legend text)
+    of a horizontal dotted line drawn in its panel (e.g. the resolution delta of f - f_L); ``notes`` maps a
+    problem to a line added under its panel title.
     """
     agg = aggregate_seeds(df, x, y, band=band)
     agg = agg[np.isfinite(agg["center"].to_numpy(dtype=np.float64))]
     if agg.empty:
         raise NoDataError(f"no finite {y} values to plot against {x}")
-    colors = palette(df["config"].astype(str))
+    styles = config_styles(df)
+    colors = {name: style["color"] for name, style in styles.items()}
+    floors, notes = floors or {}, notes or {}
     problems = sorted(agg["problem"].unique())
     diverged = _diverged_points(df, x, y)
     bounds = bounds if bounds is not None else pd.DataFrame(columns=["problem", "config", "bound", x, "bound_value"])
@@ -82,7 +100,7 @@ def log_curve_figure(
         fig, axes = panel_grid(len(problems), ncols=ncols)
         for ax, problem in zip(axes, problems, strict=True):
             sub = agg[agg["problem"] == problem]
-            draw_band_lines(ax, sub, x, "config", colors)
+            draw_band_lines(ax, sub, x, "config", styles)
             bound_top = -np.inf
             for (config, name), grp in bounds[bounds["problem"] == problem].groupby(["config", "bound"], sort=True):
                 values = grp["bound_value"].to_numpy(dtype=np.float64)
@@ -98,11 +116,19 @@ def log_curve_figure(
             for _, row in marks.iterrows():  # a point beyond the top is drawn at the top edge
                 ax.plot([row[x]], [min(row[y], top)], marker="X", markersize=8, color=colors[str(row["config"])],
                         markeredgecolor="black", linestyle="none", clip_on=False, label=f"diverged ({row['config']})")
-            ax.set_title(problem)
+            if problem in floors:
+                ax.axhline(floors[problem][0], color="0.35", linestyle=":", linewidth=1.1, zorder=1,
+                           label=floors[problem][1])
+            ax.set_title(problem + (f"\n{notes[problem]}" if problem in notes else ""),
+                         fontsize=9.5 if problem in notes else None)
             ax.set_xlabel(AXIS_LABELS.get(x, x))
             ax.set_ylabel(ylabel(problem))
-        entries = [(c, {"color": colors[c], "linewidth": 2}) for c in sorted(agg["config"].astype(str).unique())]
+            scale_x(ax, sub, x)
+        drawn = set(agg["config"].astype(str))
+        entries = [(c, legend_entry(styles[c])) for c in styles if c in drawn]
         entries += [(f"bound: {b}", {"color": "0.3", "dashes": d, "linewidth": 1.2}) for b, d in dashes.items()]
+        for text in dict.fromkeys(label for _, label in floors.values()):
+            entries.append((text, {"color": "0.35", "linestyle": ":", "linewidth": 1.1}))
         if len(diverged):
             entries.append(("run diverged (last finite point)", {"color": "0.5", "marker": "X", "linestyle": "none",
                                                                   "markeredgecolor": "black", "markersize": 8}))

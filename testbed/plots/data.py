@@ -9,6 +9,22 @@ stopped; a diverged run stays diverged); before its first record it has none.
 The line is the mean over the runs having a value; the band is their min–max
 range (``band="minmax"``, the default) or their interquartile range
 (``band="iqr"``, 25th to 75th percentile). With one seed, band = line.
+
+Gap to a reference (:func:`gap_to_reference`). With a certified optimum the
+plotted gap is f - f*. Without one, f - (min observed f) would be exactly 0 at
+the end of the run that found that minimum, so its curve would plunge on a log
+axis (an artefact of the reference, not of the run). Instead, in the spirit of
+Moré & Wild's f_L (SIAM J. Optim. 20(1), 2009), the reference is a value just
+below the best one found,
+
+    f_L = f_min - delta,   delta = target * (f_0 - f_min),
+
+with f_min the smallest f any run recorded on the problem, f_0 the median over
+runs of their first recorded f, and ``target`` the report's relative target
+(1e-3 by default): the plotted f - f_L is >= delta, approaches delta smoothly
+for the best run, and the runs reach the report's target (f <= f_min + target
+* (f_0 - f_min), the profiles' test) exactly when their curve is at or below
+2 delta. delta is the resolution of such a panel, drawn as a labelled line.
 """
 
 from __future__ import annotations
@@ -22,13 +38,25 @@ from problems._validate import check_choice, check_int
 from problems.errors import UserInputError
 from testbed.profiles import REFERENCE_CERTIFIED, reference_values, require_columns
 
-__all__ = ["BANDS", "NoDataError", "aggregate_seeds", "bound_lines", "gap_to_reference", "select"]
+__all__ = [
+    "BANDS",
+    "DEFAULT_TARGET",
+    "NoDataError",
+    "aggregate_seeds",
+    "bound_lines",
+    "constrained_problems",
+    "gap_to_reference",
+    "select",
+]
 
 BANDS = ("minmax", "iqr")
 
 #: Smallest gap drawn on a log axis, relative to max(1, |f_ref|): gaps at or below it (the reference
 #: reached up to roundoff) are drawn at this floor.
 GAP_FLOOR = 1e-16
+
+#: Default relative target: the report's target gap tol * (f(x0) - f_ref), and the margin delta of f_L.
+DEFAULT_TARGET = 1e-3
 
 
 class NoDataError(UserInputError):
@@ -54,27 +82,58 @@ def select(
     return df
 
 
-def gap_to_reference(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """Add a column ``gap`` = f - f_ref to a copy of ``results``, ready for a log axis.
+def constrained_problems(results: pd.DataFrame) -> list[str]:
+    """The problems of ``results`` whose family has a feasible set (:attr:`problems.Problem.is_constrained`,
+    i.e. a ``project`` method, such as nnls), judged from the family's default instance
+    ``problems.make(family)`` (cheap: no reference optimum is computed). Without a ``family`` column, or for a
+    family that cannot be built, the problem counts as unconstrained."""
+    import problems
 
-    f_ref is the certified f* where the results have one, else the minimum f
-    observed on that problem (see :func:`testbed.profiles.reference_values`).
-    Gaps below ``GAP_FLOOR * max(1, |f_ref|)`` are set to that floor when f_ref
-    is the certified f* (the optimum reached up to roundoff), and left out (NaN)
-    when f_ref is the minimum observed (the points that define the reference
-    have gap 0 by construction, which says nothing about convergence).
-    Returns the table and a Series problem -> True when f_ref is the certified f*.
+    if "family" not in results.columns or "problem" not in results.columns:
+        return []
+    found = []
+    pairs = results[["problem", "family"]].dropna().drop_duplicates()
+    verdicts: dict[str, bool] = {}
+    for family in sorted(set(pairs["family"].astype(str))):
+        try:
+            verdicts[family] = bool(problems.make(family).is_constrained)
+        except Exception:  # an unknown or unbuildable family: no claim that it is constrained
+            verdicts[family] = False
+    for problem, family in pairs.itertuples(index=False):
+        if verdicts.get(str(family), False):
+            found.append(str(problem))
+    return sorted(set(found))
+
+
+def gap_to_reference(results: pd.DataFrame, target: float = DEFAULT_TARGET) -> tuple[pd.DataFrame, pd.Series]:
+    """Add columns ``gap`` and ``gap_floor`` to a copy of ``results``, ready for a log axis (module docstring).
+
+    Where the problem has a certified f* (:func:`testbed.profiles.reference_values`): gap = f - f*, with
+    gaps below ``GAP_FLOOR * max(1, |f*|)`` (f* reached up to round-off) set to that floor, which is
+    ``gap_floor``. Otherwise gap = f - f_L with f_L = f_min - delta, delta = ``target`` * (f_0 - f_min)
+    (at least ``GAP_FLOOR * max(1, |f_min|)``), and ``gap_floor`` = delta: the smallest value the curve can
+    take. Returns the table and a Series problem -> True when f_ref is the certified f*.
     """
+    from problems._validate import check_float
+
+    target = check_float("target", target, low=0.0, high=1.0, low_open=True, high_open=True)
+    require_columns("results", results, ("run_id", "problem", "iter", "f", "f_star"))
     refs = reference_values(results)
     certified = refs["source"] == REFERENCE_CERTIFIED
     out = results.copy()
-    f_ref = out["problem"].map(refs["f_ref"]).to_numpy(dtype=np.float64)
-    is_certified = out["problem"].map(certified).to_numpy(dtype=bool)
-    floor = GAP_FLOOR * np.maximum(1.0, np.abs(f_ref))
+    starts = out.sort_values(["run_id", "iter"], kind="mergesort").groupby("run_id", sort=False).first()
+    f0 = starts.groupby("problem")["f"].median()
+    f_min = refs["f_ref"]
+    roundoff = GAP_FLOOR * np.maximum(1.0, np.abs(f_min.fillna(0.0)))
+    delta = np.fmax(target * (f0.reindex(f_min.index) - f_min), roundoff)
+    floor = pd.Series(np.where(certified, roundoff, delta), index=f_min.index)
+    shift = pd.Series(np.where(certified, 0.0, delta), index=f_min.index)
+    f_ref = out["problem"].map(f_min - shift).to_numpy(dtype=np.float64)
+    out["gap_floor"] = out["problem"].map(floor).to_numpy(dtype=np.float64)
     with np.errstate(invalid="ignore"):
         gap = out["f"].to_numpy(dtype=np.float64) - f_ref
-        low = np.isfinite(gap) & (gap < floor)
-    out["gap"] = np.where(low, np.where(is_certified, floor, np.nan), gap)
+        low = np.isfinite(gap) & (gap < out["gap_floor"].to_numpy(dtype=np.float64))
+    out["gap"] = np.where(low, out["gap_floor"].to_numpy(dtype=np.float64), gap)
     return out, certified
 
 

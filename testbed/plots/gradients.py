@@ -28,14 +28,26 @@ import pandas as pd
 
 from problems._validate import check_choice, check_int
 from testbed.plots.curves import log_curve_figure
-from testbed.plots.data import BANDS, NoDataError, aggregate_seeds, bound_lines, select
-from testbed.plots.layout import AXIS_LABELS, BAND_LABELS, draw_band_lines, figure_legend, panel_grid
-from testbed.plots.style import palette, suptitle, themed
+from testbed.plots.data import BANDS, NoDataError, aggregate_seeds, bound_lines, constrained_problems, select
+from testbed.plots.layout import (
+    AXIS_LABELS,
+    BAND_LABELS,
+    draw_band_lines,
+    figure_legend,
+    legend_entry,
+    panel_grid,
+    scale_x,
+)
+from testbed.plots.style import config_styles, suptitle, themed
 from testbed.profiles import require_columns
 
-__all__ = ["descent_slack", "descent_slack_table", "grad_norm"]
+__all__ = ["CONSTRAINED_NOTE", "descent_slack", "descent_slack_table", "grad_norm"]
 
 DECREASES = ("lecture", "step")
+
+#: Subtitle of a gradient-norm panel of a constrained problem: at a constrained optimum grad f(x*) is a
+#: normal vector of the feasible set, not 0, so the curve flattens at ||grad f(x*)|| > 0.
+CONSTRAINED_NOTE = "constrained problem: ‖∇f‖ does not go to 0; see f − f*"
 
 
 def grad_norm(
@@ -47,12 +59,16 @@ def grad_norm(
     configs: Sequence[str] | None = None,
     ncols: int = 3,
     bounds: Sequence[str] | None = None,
+    constrained: Sequence[str] | None = None,
 ) -> Any:
     """Figure of ||grad f(x_t)|| (log scale) against ``x`` per problem, one line per configuration.
 
     Same layout, seed aggregation and options as
     :func:`~testbed.plots.suboptimality.suboptimality`; bound curves on the
     gradient norm from ``curves`` are drawn dashed (only those named in ``bounds``, when given).
+    ``constrained`` names the problems with a feasible set (None: found from the ``family`` column,
+    :func:`~testbed.plots.data.constrained_problems`): their panels say that ||grad f|| does not go to 0
+    there (:data:`CONSTRAINED_NOTE`), since at a constrained optimum the gradient is not 0.
     """
     check_choice("x", x, tuple(AXIS_LABELS))
     check_choice("band", band, BANDS)
@@ -63,8 +79,16 @@ def grad_norm(
         raise NoDataError("results: no rows to plot")
     lines = bound_lines(curves, df, x, "grad_norm", bounds) if curves is not None else None
     title = f"Gradient norm against {AXIS_LABELS[x]}"
+    boxed = set(constrained_problems(df) if constrained is None else [str(p) for p in constrained])
+    if boxed & set(df["problem"].astype(str)):
+        title += " (on constrained problems it tends to ‖∇f(x*)‖ > 0, not to 0)"
+
+    def ylabel(problem: str) -> str:
+        return "‖∇f(x)‖  (does not go to 0)" if problem in boxed else "‖∇f(x)‖"
+
     return log_curve_figure(
-        df, x, "grad_norm", ylabel=lambda _: "‖∇f(x)‖", title=title, bounds=lines, band=band, ncols=ncols
+        df, x, "grad_norm", ylabel=ylabel, title=title, bounds=lines, band=band, ncols=ncols,
+        notes={p: CONSTRAINED_NOTE for p in boxed},
     )
 
 
@@ -140,7 +164,7 @@ def descent_slack(
     if table.empty:
         raise NoDataError("descent-lemma slack: no run has a finite L and two consecutive recorded iterations")
     agg = aggregate_seeds(table, "iter", "slack", band=band)
-    colors = palette(results["config"].astype(str))
+    styles = config_styles(results)
     problems_drawn = sorted(agg["problem"].unique())
     guarantee = "‖∇f(x_t)‖²/(2L)" if decrease == "lecture" else "η_t(1 − Lη_t/2)‖∇f(x_t)‖²"
     with themed():
@@ -150,7 +174,7 @@ def descent_slack(
             rows = table[table["problem"] == problem]
             # Linear within the round-off tolerance: differences of f that float64 cannot resolve read as zero.
             linthresh = float(10.0 ** np.ceil(np.log10(rows["tol"].max())))
-            draw_band_lines(ax, sub, "iter", "config", colors)
+            draw_band_lines(ax, sub, "iter", "config", styles)
             ax.set_yscale("symlog", linthresh=linthresh)
             ax.axhline(0.0, color="0.2", linewidth=0.9)
             bottom, top = ax.get_ylim()
@@ -161,9 +185,11 @@ def descent_slack(
             ax.set_title(problem)
             ax.set_xlabel(AXIS_LABELS["iter"])
             ax.set_ylabel("slack")
+            scale_x(ax, sub, "iter")
         bad = (table["slack"] < -table["tol"]).groupby(table["config"].astype(str)).agg(["sum", "size"])
-        entries = [(f"{c}: {int(bad.loc[c, 'sum'])}/{int(bad.loc[c, 'size'])} steps < 0",
-                    {"color": colors[c], "linewidth": 2}) for c in sorted(agg["config"].astype(str).unique())]
+        drawn = set(agg["config"].astype(str))
+        entries = [(f"{c}: {int(bad.loc[c, 'sum'])}/{int(bad.loc[c, 'size'])} steps < 0", legend_entry(styles[c]))
+                   for c in styles if c in drawn]
         figure_legend(fig, entries, title="configuration\n(steps with slack < 0 beyond round-off)")
         suptitle(
             fig,

@@ -2,7 +2,7 @@
 
 The numbers come from :mod:`testbed.profiles` (definitions and the
 convergence test there); these functions only draw them. Each figure's title
-states the tolerance and which reference value f_L was used on how many
+states the relative target and which reference value f_L was used on how many
 problems (certified f* or best value found).
 """
 
@@ -81,8 +81,8 @@ def performance_profile(
         str(s): f"{s}  (area {area[s]:.2f}, solves {solved[i]}/{len(costs)})" for i, s in enumerate(costs.columns)
     }
     title = (
-        f"Performance profiles (Dolan–Moré), tol = {tol:g}, cost = {COST_LABELS.get(cost, cost)}\n"
-        f"{reference_note(results)}; solved once f ≤ f_L + tol·(f(x0) − f_L)"
+        f"Performance profiles (Dolan–Moré), target = {tol:g}, cost = {COST_LABELS.get(cost, cost)}\n"
+        f"{reference_note(results)}; solved once f ≤ f_L + {tol:g}·(f(x0) − f_L)"
     )
     return _step_figure(
         table, "tau", "rho", "performance ratio τ (log₂)", "share of problems with r(p, s) ≤ τ", title, labels, True
@@ -112,8 +112,8 @@ def data_profile(
     costs = prof.solve_costs(results, tol=tol, cost=cost, solver=solver)
     table = prof.data_profile(costs, dims)
     title = (
-        f"Data profiles (Moré–Wild), tol = {tol:g}, cost = {COST_LABELS.get(cost, cost)}\n"
-        f"{reference_note(results)}; solved once f ≤ f_L + tol·(f(x0) − f_L)"
+        f"Data profiles (Moré–Wild), target = {tol:g}, cost = {COST_LABELS.get(cost, cost)}\n"
+        f"{reference_note(results)}; solved once f ≤ f_L + {tol:g}·(f(x0) − f_L)"
     )
     return _step_figure(
         table, "alpha", "d", f"budget α in simplex gradients ({COST_LABELS.get(cost, cost)} / (n_p + 1))",

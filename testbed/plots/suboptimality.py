@@ -1,10 +1,12 @@
 """Suboptimality f(x) - f* against iterations, gradient evaluations or wall time, under its theoretical bounds.
 
-Where the certified optimum f* is unknown the panel shows f(x) - min f, the
-smallest f observed on that problem over all runs, and its y label says so
-(a relative picture, not a distance to the optimum; the points attaining
-that minimum have gap 0 and are left out). With a certified f*, gaps at or
-below 1e-16 * max(1, |f*|) (f* reached up to roundoff) are drawn at that floor.
+Where the certified optimum f* is unknown the panel shows f(x) - f_L with
+f_L = (min f observed on that problem) - delta, delta = target * (f_0 - min f)
+(:func:`~testbed.plots.data.gap_to_reference`): a relative picture, not a
+distance to the optimum, whose curves cannot go below delta (the dotted line)
+instead of plunging to 0 at the end of the best run; the y label says so.
+With a certified f*, gaps at or below 1e-16 * max(1, |f*|) (f* reached up to
+roundoff) are drawn at that floor.
 The bound curves of the certificates (e.g. the lecture's
 2L||x0 - x*||^2 / (t + 4) for gradient descent with step 1/L, the tight
 L||x0 - x*||^2 / (4t + 2) of Drori & Teboulle, linear rates under strong
@@ -20,7 +22,7 @@ import pandas as pd
 
 from problems._validate import check_choice, check_int
 from testbed.plots.curves import log_curve_figure
-from testbed.plots.data import BANDS, NoDataError, bound_lines, gap_to_reference, select
+from testbed.plots.data import BANDS, DEFAULT_TARGET, NoDataError, bound_lines, gap_to_reference, select
 from testbed.plots.layout import AXIS_LABELS
 from testbed.profiles import require_columns
 
@@ -36,6 +38,7 @@ def suboptimality(
     configs: Sequence[str] | None = None,
     ncols: int = 3,
     bounds: Sequence[str] | None = None,
+    target: float = DEFAULT_TARGET,
 ) -> Any:
     """Figure of f(x_t) - f* (log scale) against ``x``, one panel per problem, one line per configuration.
 
@@ -48,6 +51,7 @@ def suboptimality(
     problems, configs : restrict to these labels (None: all).
     ncols : panels per row.
     bounds : names of the bounds to draw (None: every bound on f - f* found in ``curves``).
+    target : relative target; where f* is unknown, the margin delta = target * (f_0 - min f) of f_L.
 
     Returns a :class:`matplotlib.figure.Figure`. Raises :class:`~testbed.plots.data.NoDataError`
     when nothing is left to draw.
@@ -59,13 +63,19 @@ def suboptimality(
     df = select(results, problems, configs)
     if df.empty:
         raise NoDataError("results: no rows to plot")
-    df, certified = gap_to_reference(df)
+    df, certified = gap_to_reference(df, target=target)
     lines = bound_lines(curves, df, x, "f_gap", bounds) if curves is not None and "f_gap" in df.columns else None
+    deltas = df.groupby("problem")["gap_floor"].first()
+    floors = {str(p): (float(deltas[p]), f"δ = {target:g}·(f(x₀) − min f): floor of f − f_L (f* unknown)")
+              for p in deltas.index if not bool(certified.get(p, False))}
 
     def ylabel(problem: str) -> str:
-        return "f(x) − f*" if bool(certified.get(problem, False)) else "f(x) − min observed f  (f* unknown)"
+        if bool(certified.get(problem, False)):
+            return "f(x) − f*"
+        return "f(x) − f_L  (f* unknown;\nf_L = min observed f − δ)"
 
     title = f"Suboptimality against {AXIS_LABELS[x]}"
     if lines is not None and len(lines):
         title += " (dashed: theoretical bounds)"
-    return log_curve_figure(df, x, "gap", ylabel=ylabel, title=title, bounds=lines, band=band, ncols=ncols)
+    return log_curve_figure(df, x, "gap", ylabel=ylabel, title=title, bounds=lines, band=band, ncols=ncols,
+                            floors=floors)

@@ -40,18 +40,27 @@ def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
     return chosen
 
 
-def write_report(results_dir: str | Path, formats: Iterable[str] = FORMATS, tol: float = 1e-3) -> Path:
+def write_report(
+    results_dir: str | Path,
+    formats: Iterable[str] = FORMATS,
+    target: float | None = None,
+    tol: float | None = None,
+) -> Path:
     """Write the report of ``results_dir`` into that directory and return the path of ``index.html``.
 
     ``formats`` selects ``"html"`` (index.html) and/or ``"md"`` (report.md plus
     ``figures/*.png``); when only ``"md"`` is asked for, the path of report.md
-    is returned. ``tol`` is the relative tolerance of the target gap used by the
-    best-by-cost table and the profiles. Raises ``UserInputError`` when the
-    directory is not a results directory.
+    is returned. ``target`` is the relative target: the target gap is
+    target * (f(x0) - f_ref), used by the best-by-cost table, the tie-break of
+    the best-by-final-gap table, the profiles and the margin of f_L where f* is
+    unknown; by default the manifest's ``"target"`` if it has one, else 1e-3
+    (:func:`testbed.report.build.resolve_target`). ``tol`` is its older name,
+    still accepted. Raises ``UserInputError`` when the directory is not a
+    results directory or the target is not in (0, 1).
     """
     chosen = _check_formats(formats)
     root = Path(results_dir)
-    report = build_report(root, tol=tol)
+    report = build_report(root, target=target, tol=tol)
     written = {}
     if "md" in chosen:
         written["md"] = write_markdown(report, root)

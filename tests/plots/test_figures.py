@@ -52,6 +52,7 @@ def test_suboptimality_draws_each_run_under_its_bounds(tables):
     assert quad.get_yscale() == "log" and quad.get_xlabel() == "iteration t"
     assert quad.get_ylabel() == "f(x) − f*"
     assert "min observed" in panel(fig, "rosen-2").get_ylabel()  # f* unknown: said so
+    assert "f_L" in panel(fig, "rosen-2").get_ylabel()
     labels = line_labels(quad)
     assert {"gd lr=0.25", "gd lr=0.6", "adam lr=0.01", "adam lr=0.1"} <= labels
     assert {"bound: gd_sublinear (gd lr=0.25)", "bound: gd_tight (gd lr=0.25)"} <= labels
@@ -109,14 +110,18 @@ def test_seed_aggregation_on_a_common_grid():
     assert iqr["lo"].iloc[0] == pytest.approx(5.0) and iqr["hi"].iloc[0] == pytest.approx(7.0)
 
 
-def test_gap_reference_floor_and_min_observed():
-    df = pd.DataFrame({"problem": ["known"] * 3 + ["unknown"] * 3, "f_star": [1.0] * 3 + [np.nan] * 3,
+def test_gap_reference_floor_and_f_L_below_the_min_observed():
+    df = pd.DataFrame({"run_id": ["k"] * 3 + ["u1", "u1", "u2"], "iter": [0, 1, 2, 0, 1, 0],
+                       "problem": ["known"] * 3 + ["unknown"] * 3, "f_star": [1.0] * 3 + [np.nan] * 3,
                        "f": [2.0, 1.0, 1.0 - 1e-18, 5.0, 3.0, 4.0]})
-    out, certified = gap_to_reference(df)
+    out, certified = gap_to_reference(df, target=0.1)
     assert certified["known"] and not certified["unknown"]
     gap = out["gap"].to_numpy()
     assert gap[0] == 1.0 and gap[1] == gap[2] == GAP_FLOOR  # f* reached up to roundoff: drawn at the floor
-    assert gap[3] == 2.0 and np.isnan(gap[4]) and gap[5] == 1.0  # the minimum itself has no log-scale gap
+    # f* unknown: f_L = min f - delta, delta = 0.1 * (median f(x0) - min f) = 0.1 * (4.5 - 3) = 0.15, so the
+    # run attaining the minimum is drawn at delta instead of being left out (gap 0 on a log axis).
+    assert gap[3:] == pytest.approx([2.15, 0.15, 1.15])
+    assert out["gap_floor"].to_numpy()[3:] == pytest.approx([0.15] * 3)
 
 
 def test_grad_norm_figure(tables):
@@ -208,7 +213,7 @@ def test_profile_figures_say_which_reference_they_used(tables):
     title = fig.get_suptitle().replace("\n", " ")
     assert "certified f* on 1 problem (quad-5)" in title
     assert "best value found on 2 problems (logreg, rosen-2)" in title
-    assert "tol = 0.001" in title
+    assert "target = 0.001" in title and "f_L + 0.001·(f(x0) − f_L)" in title
     decode_png(fig)
     fig = plots.data_profile(results, dims={"quad-5": 5, "rosen-2": 2, "logreg": 5})
     assert "simplex gradients" in fig.axes[0].get_xlabel()
@@ -249,7 +254,7 @@ def test_certificate_heatmap(tables):
 
 def test_training_curves(tables):
     fig = plots.training_curves(tables["results"])
-    assert [ax.get_title() for ax in fig.axes] == ["logreg: loss", "logreg: accuracy"]
+    assert [ax.get_title().split("\n")[0] for ax in fig.axes] == ["logreg: loss", "logreg: accuracy"]
     loss, acc = fig.axes
     assert loss.get_yscale() == "linear" and acc.get_yscale() == "linear"  # the loss spans less than a decade
     assert len(loss.get_lines()) == 4 and len(acc.get_lines()) == 4  # 2 configs x (training, test)
