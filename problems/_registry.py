@@ -7,12 +7,17 @@ state: registering is how users and third-party packages extend the catalogue.
 Third-party packages add entries through an entry-point group (for problems,
 ``optim_testbed.problems``); each entry point names a callable which, when
 loaded, registers its entries (typically by importing a module that uses the
-decorator). Entry points are loaded once, on first lookup.
+decorator). Entry points are loaded once, on first lookup. A broken entry point
+(its module fails to import, or its hook raises) does not break the registry: it
+is skipped with one ``RuntimeWarning`` naming it and the error, and the other
+entry points are still loaded.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -47,6 +52,15 @@ class Entry:
         return any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
 
 
+def _own_summary(factory: Callable[..., Any]) -> str:
+    """First line of ``factory``'s own docstring (a class's docstring is not inherited), or "(no description)"."""
+    if isinstance(factory, functools.partial):
+        return _own_summary(factory.func)
+    doc = vars(factory).get("__doc__") if isinstance(factory, type) else getattr(factory, "__doc__", None)
+    doc = inspect.cleandoc(doc) if isinstance(doc, str) else ""
+    return doc.splitlines()[0] if doc else "(no description)"
+
+
 class Registry:
     """Registered factories of one kind (``"problem"``, ``"optimizer"``, ...)."""
 
@@ -62,8 +76,9 @@ class Registry:
         """Decorator registering ``factory`` under ``name``.
 
         ``summary`` is the one-line catalogue text (defaults to the first line of
-        the factory's docstring); ``info`` holds catalogue facts (convexity,
-        source, ...). Registering a taken name raises unless ``replace=True``.
+        the factory's *own* docstring -- never one inherited from a base class --
+        and to ``"(no description)"`` without one); ``info`` holds catalogue facts
+        (convexity, source, ...). Registering a taken name raises unless ``replace=True``.
         """
         if not isinstance(name, str) or not name.isidentifier():
             raise UserInputError(f"{self.kind} name: must be an identifier-like string, got {name!r}")
@@ -71,8 +86,7 @@ class Registry:
         def decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
             if name in self._entries and not replace:
                 raise UserInputError(f"{self.kind} {name!r} is already registered (pass replace=True to override)")
-            doc = inspect.getdoc(factory) or ""
-            text = summary or (doc.splitlines()[0] if doc else "")
+            text = summary or _own_summary(factory)
             self._entries[name] = Entry(name=name, factory=factory, summary=text, info=dict(info))
             return factory
 
@@ -83,9 +97,17 @@ class Registry:
             return
         self._entry_points_loaded = True
         for ep in metadata.entry_points(group=self.entry_point_group):
-            hook = ep.load()
-            if callable(hook) and not isinstance(hook, type):
-                hook()
+            try:
+                hook = ep.load()
+                if callable(hook) and not isinstance(hook, type):
+                    hook()
+            except Exception as exc:  # a third-party bug must not take the registry down
+                warnings.warn(
+                    f"{self.kind} entry point {ep.name!r} ({ep.value}) of group {self.entry_point_group!r} failed "
+                    f"to load and was skipped: {type(exc).__name__}: {exc}",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
 
     def names(self) -> list[str]:
         """Sorted registered names."""

@@ -9,6 +9,10 @@ constants theory needs:
   ``L_estimate_method``.
 * ``mu`` -- strong-convexity constant (0.0 if convex but not strongly convex,
   None if nonconvex).
+* ``L_max`` -- for finite sums f = (1/n) sum_i phi_i, with phi_i(x) = ``value(x, [i])`` (the
+  single-sample function, regulariser included): a valid Lipschitz constant of every grad phi_i,
+  L_max >= max_i Lip(grad phi_i) (valid where ``L`` is). Stochastic-gradient theory needs it
+  (the expected smoothness of minibatches, :mod:`testbed.theory.expectation`); None when not stated.
 * ``f_star``, ``x_star`` -- a certified reference optimum (see
   :mod:`problems.reference`), computed lazily on first access and cached.
 
@@ -30,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from problems._validate import check_vector
+from problems._validate import check_bool, check_float, check_vector
 from problems.errors import UserInputError
 from problems.reference import Reference, cached_reference
 
@@ -46,6 +50,9 @@ class Problem(abc.ABC):
     family: str = "problem"
     #: True for families whose f is a quadratic form (constant Hessian): exact line search applies.
     is_quadratic: bool = False
+    #: Finite sums only: a valid Lipschitz constant of the gradient of every single-sample function
+    #: phi_i(x) = value(x, [i]) (regulariser included); None if the family states none (see the module docstring).
+    L_max: float | None = None
 
     def __init__(
         self,
@@ -269,12 +276,16 @@ class CustomProblem(Problem):
         x0 = np.asarray(x0)
         if x0.ndim != 1 or x0.size == 0 or not np.issubdtype(x0.dtype, np.number):
             raise UserInputError(f"x0: must be a non-empty 1-D numeric array, got shape {x0.shape}")
-        if L is not None and not (np.isfinite(L) and L > 0):
-            raise UserInputError(f"L: must be a finite number > 0 or None, got {L!r}")
-        if mu is not None and not (np.isfinite(mu) and mu >= 0 and (L is None or mu <= L)):
-            raise UserInputError(f"mu: must be None or a number in [0, L], got {mu!r}")
+        L = check_float("L", L, low=0.0, low_open=True, allow_none=True)
+        mu = check_float("mu", mu, low=0.0, allow_none=True)
+        if mu is not None and L is not None and mu > L:
+            raise UserInputError(f"mu: must be <= L = {L:g}, got {mu:g}")
+        f_star = check_float("f_star", f_star, allow_none=True)
         if convex is None:
             convex = mu is not None
+        convex = check_bool("convex", convex)
+        if not isinstance(name, str) or not name:
+            raise UserInputError(f"name: must be a non-empty string, got {name!r}")
         super().__init__(
             params={"name": name}, x0=x0.astype(np.float64), L=L, mu=mu, convex=convex, name=name
         )

@@ -30,8 +30,8 @@ class UnknownNameError(UserInputError, KeyError):
         self.name = name
         self.available = names
         self.suggestion = closest(str(name), names)
-        hint = f"; did you mean {self.suggestion!r}?" if self.suggestion else ""
-        msg = f"unknown {kind} {name!r}{hint} Available: {', '.join(names)}"
+        hint = f"; did you mean {self.suggestion!r}?" if self.suggestion else "."
+        msg = f"unknown {kind} {name!r}{hint} Available: {', '.join(names) or '(none)'}"
         super().__init__(msg)
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message

@@ -18,6 +18,18 @@ singular values sigma of A, ``L`` = (w/n) sigma_max^2 + lam (exact, tight) and `
 (w/n) sigma_min^2 + lam if A has full column rank (numpy's rank tolerance
 sigma > sigma_max max(n, d) eps), else lam (0.0 without ridge).
 
+*L_max* (the smoothness of the single-sample functions, for stochastic-gradient theory).
+The minibatch oracle over ``idx = [i]`` is phi_i(x) = f_i(x) + r(x) = w/2 (a_i'x - b_i)^2 +
+lam/2 ||x||^2 (regulariser included, as in every minibatch), whose Hessian is the constant
+w a_i a_i' + lam I with norm w ||a_i||^2 + lam (the rank-one a_i a_i' has the single nonzero
+eigenvalue ||a_i||^2). Hence grad phi_i is Lipschitz with exactly that constant and
+
+    ``L_max`` = w max_i ||a_i||^2 + lam    (w = n for "sum", w = 1 for "mean"),
+
+attained along a_i for the row of largest norm. The weight w follows the minibatch convention
+above: for scale="sum", f = 1/2 ||Ax - b||^2 = (1/n) sum_i n/2 (a_i'x - b_i)^2, so each sample
+carries the factor n. Since (1/n) sum_i a_i a_i' = A'A/n, L <= L_max always.
+
 *Reference* ("cvxpy:CLARABEL"): CVXPY with Clarabel (tolerances in
 :data:`problems.families._common.CLARABEL_OPTIONS`) solves the problem; status other than
 "optimal" raises :class:`~problems.errors.SolverError`. An independent cross-check solves
@@ -59,7 +71,8 @@ class LeastSquares(Problem):
 
     Public attributes beyond the contract: ``A``, ``b``, ``x_true`` (read-only arrays),
     ``lam``, ``scale`` ("sum" or "mean"), ``weight`` (w: n or 1), ``singular_values``
-    of A (descending), ``full_rank`` (A has full column rank), ``x_unique``.
+    of A (descending), ``full_rank`` (A has full column rank), ``x_unique``, and
+    ``L_max`` = w max_i ||a_i||^2 + lam (exact; see the module docstring).
     """
 
     family = "least_squares"
@@ -85,6 +98,7 @@ class LeastSquares(Problem):
         L = c * float(sigma[0]) ** 2 + lam
         mu = c * float(sigma[-1]) ** 2 + lam if self.full_rank else lam
         super().__init__(params=params, x0=np.zeros(d), L=L, mu=mu, convex=True, n_samples=n)
+        self.L_max = self.weight * float(np.max(np.einsum("ij,ij->i", A, A))) + lam
 
     # ------------------------------------------------------------- oracle
     def _value_and_grad(self, x: np.ndarray, idx: Index) -> tuple[float, np.ndarray]:
@@ -184,6 +198,7 @@ class LeastSquares(Problem):
     summary="Linear least squares 1/2||Ax - b||^2 (or its mean) + lam/2||x||^2 as a finite sum over rows",
     convex=True,
     L="exact: (w/n) sigma_max(A)^2 + lam from the SVD (w = n for scale='sum', 1 for 'mean')",
+    L_max="w max_i ||a_i||^2 + lam (exact smoothness of the single-sample functions)",
     mu="(w/n) sigma_min(A)^2 + lam if A has full column rank, else lam (0.0 without ridge)",
     f_star="CVXPY (Clarabel), cross-checked with numpy.linalg.lstsq; x* the more accurate of the two",
 )

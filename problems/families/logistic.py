@@ -21,6 +21,17 @@ the gradient is therefore globally Lipschitz with ``L = ||X||_2^2 / (4n) + lam``
 (||X||_2 the largest singular value of the training design, computed by SVD) and
 f is ``mu = lam`` strongly convex. Both are valid on all of R^d (``L_region = "global"``).
 
+*L_max* (the smoothness of the single-sample functions, for stochastic-gradient theory). The
+minibatch oracle over ``idx = [i]`` is phi_i(w) = log(1 + exp(-y_i <x_i, w>)) + lam/2 ||w||^2
+(regulariser included). Its Hessian s(m_i)(1 - s(m_i)) x_i x_i' + lam I (s the sigmoid) has
+norm at most ||x_i||^2 / 4 + lam, because s(1 - s) <= 1/4 and the rank-one x_i x_i' has the
+single nonzero eigenvalue ||x_i||^2 (y_i^2 = 1). By the same mean-value argument each grad phi_i is
+globally Lipschitz with that constant, so
+
+    ``L_max`` = max_i ||x_i||^2 / 4 + lam    (x_i the rows of the training design, intercept included),
+
+valid on all of R^d and attained in the limit at w = 0 along x_i (s(0)(1 - s(0)) = 1/4).
+
 Numerics: the loss uses ``logaddexp(0, -m)`` and the gradient ``expit(-m)``, which
 neither overflow nor lose the small terms for large |m|.
 
@@ -31,6 +42,12 @@ to 1e-8 relative, else :class:`~problems.errors.SolverError`. The certificate
 records ||grad f(x*)||, the solver status, both values and their agreement, and
 the strong-convexity bounds f(x*) - f_min <= ||grad f(x*)||^2 / (2 mu) and
 ||x* - w_min|| <= ||grad f(x*)|| / mu (Nesterov 2018, Thm 2.1.10).
+
+A reference read back from the disk cache is trusted only if it fits this instance
+(:func:`~problems.families._common.reference_matches`): method "cvxpy:CLARABEL", x* a finite
+vector of the right length, f(x*) = f* to 1e-10 relative, and ||grad f(x*)|| <=
+:data:`REFERENCE_RESIDUAL_RTOL` ||grad f(0)|| (the Newton polish reaches ~1e-16 relative). A
+stale or tampered entry is recomputed, never returned.
 """
 
 from __future__ import annotations
@@ -47,6 +64,7 @@ from problems import datasets, register
 from problems._validate import check_bool, check_choice, check_float, check_int
 from problems.base import Index, Problem
 from problems.errors import SolverError, UserInputError
+from problems.families._common import cvxpy_method, reference_matches
 from problems.reference import Reference
 
 __all__ = ["DATA", "Logistic", "logistic"]
@@ -55,6 +73,8 @@ __all__ = ["DATA", "Logistic", "logistic"]
 DATA = ("linear", "breast_cancer", "digits")
 #: Relative agreement in f required between CVXPY and the Newton cross-check.
 AGREEMENT_RTOL = 1e-8
+#: A cached reference is rejected unless ||grad f(x*)|| <= this times ||grad f(0)||.
+REFERENCE_RESIDUAL_RTOL = 1e-9
 #: Clarabel settings tried in turn until the status is "optimal": tight tolerances
 #: first (so tiny f*, e.g. nearly separable data with small lam, still agree to
 #: 1e-8 relative), then Clarabel's defaults should the tight run end "optimal_inaccurate".
@@ -69,6 +89,7 @@ class Logistic(Problem):
 
     Extra public attributes: ``X_train``, ``y_train``, ``X_test``, ``y_test`` (read-only;
     X with the intercept column if any, y in {-1, +1}), ``lam``, ``intercept``,
+    ``L_max`` = max_i ||x_i||^2 / 4 + lam (see the module docstring),
     and the methods :meth:`test_value`, :meth:`accuracy`.
     """
 
@@ -98,6 +119,7 @@ class Logistic(Problem):
             params=params, x0=np.zeros(d), L=sigma_max**2 / (4.0 * n) + self.lam, mu=self.lam,
             convex=True, L_region="global", n_samples=n,
         )
+        self.L_max = float(np.max(np.einsum("ij,ij->i", self.X_train, self.X_train))) / 4.0 + self.lam
 
     def _design(self, X: np.ndarray) -> np.ndarray:
         X = np.column_stack([X, np.ones(X.shape[0])]) if self.intercept else np.array(X, dtype=np.float64)
@@ -161,6 +183,18 @@ class Logistic(Problem):
     # ------------------------------------------------------------- reference
     def _reference_cache_key(self) -> dict[str, Any]:
         return dict(self.params)
+
+    def _reference_is_valid(self, ref: Reference) -> bool:
+        """Whether a cached reference fits this instance (see the module docstring); else it is recomputed."""
+        g0 = float(np.linalg.norm(self._grad(np.zeros(self.dim), None)))
+        return reference_matches(
+            ref,
+            method=cvxpy_method(),
+            dim=self.dim,
+            value=lambda x: self._value(x, None),
+            residual=lambda x: np.linalg.norm(self._grad(x, None)),
+            residual_tol=REFERENCE_RESIDUAL_RTOL * max(g0, np.finfo(float).tiny),
+        )
 
     def _compute_reference(self) -> Reference:
         w_cvx, info = self._solve_cvxpy()
@@ -284,6 +318,7 @@ def _labels_pm1(name: str, y: np.ndarray) -> np.ndarray:
     summary="l2-regularised logistic regression on generated or bundled (breast_cancer, digits) data",
     convex=True,
     L="||X||_2^2 / (4n) + lam (X the training design incl. intercept column; global)",
+    L_max="max_i ||x_i||^2 / 4 + lam (smoothness of the single-sample functions; global)",
     mu="lam",
     f_star="CVXPY (Clarabel) + Newton polish, cross-checked by Newton from 0 to 1e-8 relative",
 )

@@ -31,13 +31,25 @@ forward and backward passes above. For ReLU, f is only piecewise twice
 differentiable; the product is the Hessian of the active piece (act'' = 0),
 exact wherever no pre-activation is exactly 0.
 
-Constants: the problem is nonconvex (``mu = None``) and *not* globally L-smooth
-(the gradient block of W^h contains products of W^y with act', so the Hessian
-grows without bound with ||W^y||): ``L = None``. ``L_estimate`` is ||Hess f(x0)||_2
-by power iteration with exact Hessian-vector products, a local value at x0 (a
-lower bound on any Lipschitz constant valid on a neighbourhood of x0). f* is
-unknown; when l2 = 0, f >= 0 (cross-entropy is nonnegative) and the infimum may
-not be attained.
+Constants: the problem is nonconvex (``mu = None``) and *not* globally L-smooth: the
+curvature grows without bound with ||W^y|| (the W^h-block of the Hessian contains W^y times
+act' and act''). ``L`` is therefore valid on a stated region only:
+
+* tanh: ``L`` bounds ||Hess f||_2 on R_r = {theta : ||W^y||_2 <= r} (W^h and the biases free),
+  r = ``L_radius`` (default :data:`DEFAULT_RADIUS_FACTOR` ||W^y||_2 at x0); ``L_region`` says it
+  in words and :meth:`MLP.in_region` tests membership. The derivation (softmax-CE curvature <= 1/2,
+  |tanh'| <= 1, |tanh''| <= 4/(3 sqrt 3), the data's second moment) is in
+  :mod:`problems.families._mlp_curvature`; the bound is loose but valid.
+* ReLU: ``L = None`` -- the gradient jumps where a pre-activation changes sign, so no
+  Lipschitz constant exists on a region containing such a kink; ``in_region`` is always False.
+
+``L_estimate`` is ||Hess f(x0)||_2 by power iteration with exact Hessian-vector products, a
+local value, never a bound; it is computed on first access and cached (construction stays
+cheap). ``hess(x)`` is the dense Hessian for ``dim <= HESS_MAX_DIM``. f* is unknown; when
+l2 = 0, f >= 0 (cross-entropy is nonnegative) and the infimum may not be attained.
+
+Size caps: ``hidden <= MAX_HIDDEN`` and ``dim <= MAX_PARAMS`` (clear errors, not a minute of
+allocation followed by MemoryError).
 
 Initialisation (seeded by ``numpy.random.default_rng(seed).spawn(3)[2]``; children 0
 and 1 generate and split the data, see :mod:`problems.datasets`): biases 0,
@@ -58,24 +70,38 @@ from problems import datasets, register
 from problems._validate import check_choice, check_float, check_int
 from problems.base import Index, Problem
 from problems.errors import UserInputError
+from problems.families._mlp_curvature import DEFAULT_RADIUS_FACTOR, HESS_MAX_DIM, MLPCurvature, tanh_L_bound
 
-__all__ = ["ACTIVATIONS", "DATA", "INITS", "MLP", "mlp"]
+__all__ = [
+    "ACTIVATIONS",
+    "DATA",
+    "DEFAULT_RADIUS_FACTOR",
+    "HESS_MAX_DIM",
+    "INITS",
+    "MAX_HIDDEN",
+    "MAX_PARAMS",
+    "MLP",
+    "mlp",
+    "tanh_L_bound",
+]
 
 DATA = ("moons", "spirals", "blobs", "digits")
 ACTIVATIONS = ("tanh", "relu")
 INITS = ("glorot_uniform", "he_uniform")
-#: Power iteration for ``L_estimate``: at most this many Hessian-vector products ...
-POWER_MAX_ITERS = 100
-#: ... stopping once successive estimates agree to this relative tolerance.
-POWER_RTOL = 1e-4
+#: Largest hidden width accepted (a 4096-unit layer on the digits is 307k parameters).
+MAX_HIDDEN = 4096
+#: Largest parameter count accepted (dim = H n_in + H + K H + K).
+MAX_PARAMS = 1_000_000
 
 
-class MLP(Problem):
+class MLP(MLPCurvature, Problem):
     """One-hidden-layer MLP classifier (see the module docstring for the model and parameter order).
 
     Extra public attributes: ``X_train``, ``y_train``, ``X_test``, ``y_test`` (read-only;
     y holds class indices), ``n_in``, ``hidden``, ``n_out``, ``activation``, ``l2``,
-    and the methods :meth:`unflatten`, :meth:`flatten`, :meth:`test_value`, :meth:`accuracy`.
+    ``L_radius`` (r of the region {||W^y||_2 <= r} where ``L`` holds; None for ReLU),
+    and the methods :meth:`unflatten`, :meth:`flatten`, :meth:`test_value`, :meth:`accuracy`,
+    :meth:`in_region`. ``L_max`` is None (no single-sample smoothness is stated).
     """
 
     family = "mlp"
@@ -90,6 +116,7 @@ class MLP(Problem):
         init: str,
         seed: int,
         params: dict[str, Any],
+        L_radius: float | None = None,
     ) -> None:
         self.X_train, self.y_train = dataset.X_train, dataset.y_train
         self.X_test, self.y_test = dataset.X_test, dataset.y_test
@@ -103,17 +130,29 @@ class MLP(Problem):
         x0 = self.flatten(
             rng.uniform(-bound, bound, (H, n_in)), np.zeros(H), rng.uniform(-bound_y, bound_y, (K, H)), np.zeros(K)
         )
+        self._power_rng = rng  # the same stream draws the power iteration's start (lazily, from a copy)
+        self._L_estimate: float | None = None
+        self._L_estimate_method: str | None = None
+        if activation == "tanh":
+            if L_radius is None:
+                L_radius = DEFAULT_RADIUS_FACTOR * float(np.linalg.norm(self._views(x0)[2], 2))
+            n = self.X_train.shape[0]
+            second_moment = float(np.linalg.norm(np.column_stack([self.X_train, np.ones(n)]), 2)) ** 2 / n
+            L = tanh_L_bound(L_radius, second_moment, H, l2)
+            region = (
+                f"the set ||W^y||_2 <= {L_radius:.6g} (spectral norm of the output weights; W^h, b^h, b^y free)"
+            )
+        else:
+            L = L_radius = None
+            region = (
+                "none: with ReLU, grad f jumps where a pre-activation changes sign, so no Lipschitz constant "
+                "of the gradient exists on any region containing such a kink (L = None)"
+            )
+        self.L_radius = L_radius
         super().__init__(
-            params=params, x0=x0, L=None, mu=None, convex=False, n_samples=int(self.y_train.size),
-            L_region="none: not globally L-smooth (L = None); L_estimate is ||Hess f(x0)||_2, local to x0",
+            params=params, x0=x0, L=L, mu=None, convex=False, n_samples=int(self.y_train.size), L_region=region,
         )
         self._rows = np.arange(self.n_samples)
-        v = rng.standard_normal(self.dim)
-        self.L_estimate, iters = _power_norm(self._hessian_operator(self._x0), v)
-        self.L_estimate_method = (
-            f"power iteration on the full-batch Hessian at x0 ({iters} exact R-operator Hessian-vector products, "
-            f"relative tolerance {POWER_RTOL:g}); a lower estimate of ||Hess f(x0)||_2, not a certified bound"
-        )
 
     # ---------------------------------------------------------- parameters
     def _views(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -275,31 +314,12 @@ class MLP(Problem):
         return float(np.mean(self._forward(x, X)[1].argmax(axis=0) == y))
 
 
-def _power_norm(matvec: Callable[[np.ndarray], np.ndarray], v: np.ndarray) -> tuple[float, int]:
-    """||M||_2 of a symmetric operator by power iteration: ||M v_k|| with v_{k+1} = M v_k / ||M v_k||.
-
-    For symmetric M the sequence ||M v_k|| is nondecreasing and tends to max |eig(M)|
-    (Golub & Van Loan, *Matrix Computations*, 4th ed., sec. 8.2.1) from below.
-    """
-    v = v / np.linalg.norm(v)
-    estimate = 0.0
-    for k in range(1, POWER_MAX_ITERS + 1):
-        w = matvec(v)
-        new = float(np.linalg.norm(w))
-        if new == 0.0:
-            return 0.0, k
-        v = w / new
-        if abs(new - estimate) <= POWER_RTOL * new:
-            return new, k
-        estimate = new
-    return estimate, POWER_MAX_ITERS
-
-
 @register(
     "mlp",
     summary="one-hidden-layer MLP (tanh/ReLU) with softmax cross-entropy and hand-written backprop (lecture 8)",
     convex=False,
-    L="None (not globally L-smooth); L_estimate = ||Hess f(x0)||_2 by power iteration with exact HVPs",
+    L="tanh: lambda_max(M) + l2, valid on {||W^y||_2 <= L_radius} (default 2 ||W^y(x0)||_2; not globally "
+    "L-smooth); ReLU: None (gradient discontinuous); L_estimate = ||Hess f(x0)||_2 by power iteration (lazy)",
     mu="None (nonconvex)",
     f_star="unknown (f >= 0 when l2 = 0)",
 )
@@ -314,6 +334,7 @@ def mlp(
     init: str = "glorot_uniform",
     test_fraction: float = 0.25,
     seed: int = 0,
+    L_radius: float | None = None,
 ) -> MLP:
     """One-hidden-layer MLP classifier (see :mod:`problems.families.mlp`).
 
@@ -324,12 +345,16 @@ def mlp(
     n : samples (train + test) of generated data, default 200; refused for "digits".
     noise : generated data only: noise level of the generator (default: the generator's, see
         :mod:`problems.datasets`).
-    hidden : hidden width >= 1; default 32 for generated data, 64 for digits.
+    hidden : hidden width in [1, MAX_HIDDEN = 4096]; default 32 for generated data, 64 for digits. The parameter
+        count H n_in + H + K H + K must not exceed MAX_PARAMS = 1e6.
     activation : "tanh" or "relu".
     l2 : weight of (l2/2)(||W^h||^2 + ||W^y||^2), >= 0 (biases are not regularised).
     init : "glorot_uniform" or "he_uniform" (biases 0).
     test_fraction : held-out fraction in (0, 1) (stratified, seeded).
     seed : seeds data generation, split and initialisation (independent streams).
+    L_radius : tanh only: r > 0 of the region {||W^y||_2 <= r} on which ``L`` is a valid Lipschitz constant of
+        the gradient (see the module docstring); None (default) = 2 ||W^y||_2 at the initial point. Refused for
+        ReLU, which has no such constant.
     """
     data = datasets.check_data_name(data, DATA, "mlp")
     activation = check_choice("activation", activation, ACTIVATIONS)
@@ -337,18 +362,33 @@ def mlp(
     l2 = check_float("l2", l2, low=0.0)
     test_fraction = check_float("test_fraction", test_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
     seed = check_int("seed", seed, low=0)
+    if activation == "relu" and L_radius is not None:
+        raise UserInputError(
+            f"L_radius: applies to activation='tanh' only; with ReLU the gradient is discontinuous and has no "
+            f"Lipschitz constant on any region (got L_radius={L_radius!r})"
+        )
+    L_radius = check_float("L_radius", L_radius, low=0.0, low_open=True, allow_none=True)
     if data in datasets.BUNDLED:
         for key, value in (("n", n), ("noise", noise)):
             if value is not None:
                 raise UserInputError(f"{key}: applies to generated data (moons, spirals, blobs) only, not {data!r}")
-        hidden = check_int("hidden", 64 if hidden is None else hidden, low=1)
+        hidden = check_int("hidden", 64 if hidden is None else hidden, low=1, high=MAX_HIDDEN)
         ds = datasets.load(data, seed=seed, test_fraction=test_fraction)
     else:
         n = check_int("n", 200 if n is None else n, low=8)
         default_noise = datasets.generator_options(data)["noise"]
         noise = check_float("noise", default_noise if noise is None else noise, low=0.0)
-        hidden = check_int("hidden", 32 if hidden is None else hidden, low=1)
+        hidden = check_int("hidden", 32 if hidden is None else hidden, low=1, high=MAX_HIDDEN)
         ds = datasets.load(data, seed=seed, test_fraction=test_fraction, n=n, noise=noise)
+    n_params = hidden * ds.n_features + hidden + ds.n_classes * hidden + ds.n_classes
+    if n_params > MAX_PARAMS:
+        raise UserInputError(
+            f"hidden: {hidden} hidden units on {data!r} ({ds.n_features} inputs, {ds.n_classes} classes) make "
+            f"{n_params} parameters; at most {MAX_PARAMS} are allowed"
+        )
     params = {"data": data, "n": n, "noise": noise, "hidden": hidden, "activation": activation, "l2": l2,
-              "init": init, "test_fraction": test_fraction, "seed": seed}
-    return MLP(dataset=ds, hidden=hidden, activation=activation, l2=l2, init=init, seed=seed, params=params)
+              "init": init, "test_fraction": test_fraction, "seed": seed, "L_radius": L_radius}
+    return MLP(
+        dataset=ds, hidden=hidden, activation=activation, l2=l2, init=init, seed=seed, params=params,
+        L_radius=L_radius,
+    )

@@ -175,8 +175,8 @@ def get_bound(name: str) -> Bound:
 
 
 def resolve_bounds(bounds: Iterable[str | Bound] | str | Bound | None) -> list[Bound]:
-    """Turn ``None`` (all), a name, a :class:`Bound` or a list of them into a list of bounds."""
-    if bounds is None:
+    """Turn ``None`` or ``"all"`` (every bound), a name, a :class:`Bound` or a list of them into a list of bounds."""
+    if bounds is None or (isinstance(bounds, str) and bounds == "all"):
         return all_bounds()
     if isinstance(bounds, (str, Bound)):
         bounds = [bounds]

@@ -14,6 +14,12 @@ One row per bound (the columns of the theory contract):
 
 ``df.attrs["curves"]`` holds the tidy curves (bound, iter, bound_value, observed) of every evaluated bound.
 
+The run must have been made on ``problem``: :func:`check_run_matches` refuses (``UserInputError``) a run whose
+recorded problem name or parameters differ from the problem's (parameters compared in a JSON-normal form, so
+tuples equal lists and numpy values equal Python ones) or whose start point has another dimension -- the
+problem's constants (L, mu, convexity, x*) would otherwise be applied to someone else's run, giving a false
+"held".
+
 ``assume_applicable`` is a what-if switch: the named bounds (or all, with ``True``) are evaluated even where
 the run breaks their assumptions, to show what theory says outside them (GD at step 2.1/L held to the 1/L
 descent lemma, heavy ball held to a GD rate). Such rows have ``applicable = True`` and a reason starting with
@@ -22,7 +28,10 @@ descent lemma, heavy ball held to a GD rate). Such rows have ``applicable = True
 
 from __future__ import annotations
 
+import json
+import numbers
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +42,7 @@ from testbed.result import Run
 from testbed.theory.catalogue import Bound, Evaluation, resolve_bounds
 from testbed.theory.facts import RunFacts
 
-__all__ = ["CERTIFICATE_COLUMNS", "CURVE_COLUMNS", "Outcome", "certify", "evaluate_bound"]
+__all__ = ["CERTIFICATE_COLUMNS", "CURVE_COLUMNS", "Outcome", "certify", "check_run_matches", "evaluate_bound"]
 
 #: Columns of the certificate table (the theory contract).
 CERTIFICATE_COLUMNS = (
@@ -141,6 +150,54 @@ def evaluate_bound(bound: Bound, facts: RunFacts, *, assume_applicable: bool = F
     return Outcome(bound, reason, ev, assumed=bool(reason))
 
 
+def _normal(value: Any) -> Any:
+    """A JSON-normal form of a parameter value: dict keys as str, tuples and arrays as lists, numpy scalars as
+    Python numbers, integral floats as ints (so 1 == 1.0), anything else as its repr."""
+    if isinstance(value, dict):
+        return {str(k): _normal(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return _normal(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [_normal(v) for v in value]
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        f = float(value)
+        return int(f) if f.is_integer() and abs(f) < 2.0**53 else f
+    return repr(value)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(_normal(value), sort_keys=True)
+
+
+def check_run_matches(run: Run, problem: Problem) -> None:
+    """Raise ``UserInputError`` unless ``run`` was made on ``problem`` (same name, parameters and dimension)."""
+    if run.problem != problem.name:
+        raise UserInputError(
+            f"run: it was made on problem {run.problem!r}, not on {problem.name!r}; certify a run against the "
+            "problem it was made on"
+        )
+    mine, theirs = _normal(dict(run.problem_params or {})), _normal(dict(problem.params))
+    if _dumps(mine) != _dumps(theirs):
+        keys = sorted(k for k in set(mine) | set(theirs) if _dumps(mine.get(k)) != _dumps(theirs.get(k)))
+        diff = ", ".join(f"{k}: run {mine.get(k, '(absent)')!r} vs problem {theirs.get(k, '(absent)')!r}" for k in keys)
+        raise UserInputError(
+            f"run: it was made on {problem.name!r} with other parameters ({diff}); certify a run against the "
+            "problem instance it was made on"
+        )
+    shape = np.shape(run.x0)
+    if shape != (problem.dim,):
+        raise UserInputError(
+            f"run: its start point x0 has shape {shape}, but {problem.name!r} has dimension {problem.dim}; certify "
+            "a run against the problem it was made on"
+        )
+
+
 def _assumed(assume_applicable: bool | Iterable[str], name: str) -> bool:
     if isinstance(assume_applicable, bool):
         return assume_applicable
@@ -156,6 +213,7 @@ def outcomes(
         raise UserInputError(f"run: must be a testbed.Run, got {type(run).__name__}")
     if not isinstance(problem, Problem):
         raise UserInputError(f"problem: must be a problems.Problem, got {type(problem).__name__}")
+    check_run_matches(run, problem)
     if not isinstance(assume_applicable, bool):
         assume_applicable = {str(n) for n in assume_applicable}
     facts = RunFacts.from_run(run, problem)
@@ -172,11 +230,12 @@ def certify(
     *,
     assume_applicable: bool | Iterable[str] = False,
 ) -> pd.DataFrame:
-    """Check ``run`` (made on ``problem``) against ``bounds`` (default: the whole catalogue).
+    """Check ``run`` (made on ``problem``) against ``bounds`` (None or ``"all"``: the whole catalogue).
 
     Returns the certificate table (one row per bound, columns :data:`CERTIFICATE_COLUMNS`, see the module
     docstring) with the tidy curves in ``df.attrs["curves"]``. A bound is held only if it applies and no
-    checked point exceeds it beyond round-off; a bound that does not apply says why.
+    checked point exceeds it beyond round-off; a bound that does not apply says why. A run made on another
+    problem (name, parameters or dimension) raises ``UserInputError`` (:func:`check_run_matches`).
     """
     results = outcomes(run, problem, bounds, assume_applicable=assume_applicable)
     df = pd.DataFrame([o.row() for o in results], columns=list(CERTIFICATE_COLUMNS))

@@ -46,7 +46,7 @@ from problems.errors import UserInputError
 from testbed.result import Run
 from testbed.theory import assumptions as req
 from testbed.theory.catalogue import RTOL, Bound, Evaluation, register_bound
-from testbed.theory.certify import CERTIFICATE_COLUMNS
+from testbed.theory.certify import CERTIFICATE_COLUMNS, check_run_matches
 from testbed.theory.facts import RunFacts
 
 __all__ = ["MIN_RUNS", "certify_expectation", "sgd_bound", "sgd_constants"]
@@ -149,6 +149,8 @@ def certify_expectation(runs: Sequence[Run], problem: Problem, *, alpha: float =
     Returns a one-row certificate (the columns of :func:`testbed.theory.certify`) for ``sgd_convex_expectation``;
     ``df.attrs["curves"]`` holds (bound, iter, bound_value, observed = mean of A_t over runs) and
     ``df.attrs["lower_confidence"]`` the per-t lower confidence limits. See the module docstring for the rule.
+    Every run must have been made on ``problem`` (else ``UserInputError``, see
+    :func:`testbed.theory.certify.check_run_matches`).
     """
     from scipy import stats
 
@@ -158,6 +160,8 @@ def certify_expectation(runs: Sequence[Run], problem: Problem, *, alpha: float =
         raise UserInputError("runs: must be a sequence of testbed.Run")
     if not isinstance(problem, Problem):
         raise UserInputError(f"problem: must be a problems.Problem, got {type(problem).__name__}")
+    for r in runs:
+        check_run_matches(r, problem)
     reason = ""
     if len(runs) < MIN_RUNS:
         reason = f"needs at least {MIN_RUNS} runs with different seeds, got {len(runs)}"

@@ -108,6 +108,35 @@ def test_L_valid_and_tight_mu_valid(kw):
 
 
 @pytest.mark.parametrize("kw", VARIANTS)
+def test_L_max_is_the_exact_smoothness_of_every_single_sample_function(kw):
+    """phi_i = value(., [i]) = w/2 (a_i'x - b_i)^2 + lam/2 ||x||^2 has Hessian w a_i a_i' + lam I."""
+    p = problems.make("least_squares", **kw)
+    n = p.A.shape[0]
+    w = n if p.scale == "sum" else 1.0
+    row2 = np.sum(p.A**2, axis=1)
+    assert p.L_max == pytest.approx(w * row2.max() + p.lam, rel=1e-14)
+    assert p.L <= p.L_max * (1 + 1e-12)
+    rng = np.random.default_rng(9)
+    m = 2000
+    X = rng.standard_normal((m, p.dim)) * rng.uniform(0.01, 10, (m, 1))
+    Y = X + rng.standard_normal((m, p.dim)) * rng.uniform(1e-3, 10, (m, 1))
+    idx = rng.integers(0, n, size=m)
+    ratios = [
+        np.linalg.norm(p.grad(x, np.array([i])) - p.grad(y, np.array([i]))) / np.linalg.norm(x - y)
+        for x, y, i in zip(X, Y, idx, strict=True)
+    ]
+    assert max(ratios) <= p.L_max * (1 + 1e-12)
+    # attained along the longest row: a smaller L_max would be violated
+    i = int(np.argmax(row2))
+    one = np.array([i])
+    u = p.A[i] / np.sqrt(row2[i])
+    assert np.linalg.norm(p.grad(u, one) - p.grad(0 * u, one)) == pytest.approx(p.L_max, rel=1e-12)
+    # each phi_i is the minibatch value over [i]: the mean over i is f
+    x = X[0]
+    assert np.mean([p.value(x, np.array([j])) for j in range(n)]) == pytest.approx(p.value(x), rel=1e-12)
+
+
+@pytest.mark.parametrize("kw", VARIANTS)
 def test_reference_is_certified_and_cross_checked(kw):
     p = problems.make("least_squares", **kw)
     assert p.reference == "cvxpy:CLARABEL"

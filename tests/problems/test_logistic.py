@@ -219,3 +219,59 @@ def test_bad_input() -> None:
             p.value(bad)
     with pytest.raises(ValueError, match="idx"):
         p.grad(p.x0, np.array([0, p.n_samples]))
+
+
+def _single_sample_ratios(p: problems.Problem, xs: np.ndarray, ys: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """||grad phi_i(x) - grad phi_i(y)|| / ||x - y|| for the single-sample functions phi_i = value(., [i])."""
+    out = np.empty(len(xs))
+    for k, (x, y, i) in enumerate(zip(xs, ys, idx, strict=True)):
+        one = np.array([i])
+        out[k] = np.linalg.norm(p.grad(x, one) - p.grad(y, one)) / np.linalg.norm(x - y)
+    return out
+
+
+@pytest.mark.parametrize("params", [{"n": 60, "d": 4, "seed": 2, "lam": 0.05}, {"data": "breast_cancer"}])
+def test_L_max_bounds_every_single_sample_gradient_and_is_tight(params: dict) -> None:
+    p = problems.make("logistic", **params)
+    norms2 = np.sum(p.X_train**2, axis=1)
+    assert p.L_max == pytest.approx(norms2.max() / 4 + p.lam, rel=1e-14)
+    assert p.L <= p.L_max  # ||X||^2 / n <= max_i ||x_i||^2
+    rng = np.random.default_rng(8)
+    m = 2000
+    scales = rng.choice([1e-3, 0.1, 1.0, 10.0], size=(m, 1))
+    xs = scales * rng.standard_normal((m, p.dim))
+    ys = xs + scales * rng.standard_normal((m, p.dim)) * rng.choice([1e-3, 1.0], size=(m, 1))
+    ratios = _single_sample_ratios(p, xs, ys, rng.integers(0, p.n_samples, size=m))
+    assert ratios.max() <= p.L_max * (1 + 1e-8)
+    # tight: around w = 0 along the longest row x_i the curvature of phi_i is ||x_i||^2/4 + lam
+    i = int(np.argmax(norms2))
+    u = p.X_train[i] / np.sqrt(norms2[i])
+    top = _single_sample_ratios(p, 1e-4 * u[None, :], -1e-4 * u[None, :], np.array([i]))[0]
+    assert 0.999 * p.L_max < top <= p.L_max * (1 + 1e-8)
+
+
+def test_a_stale_or_tampered_cached_reference_is_recomputed(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPTIM_TESTBED_CACHE", str(tmp_path))
+    params = {"n": 60, "d": 4, "seed": 7, "lam": 1e-2}
+    p = problems.make("logistic", **params)
+    f_star, x_star = p.f_star, p.x_star
+    (entry,) = (tmp_path / "logistic").glob("*.npz")
+    q = problems.make("logistic", **params)
+    assert q.reference_certificate["cached"] is True and q.f_star == f_star  # a good entry is used
+    with np.load(entry) as data:
+        good = dict(data)
+    shifted = x_star + 0.05 * np.random.default_rng(0).standard_normal(p.dim)
+    tampered = [
+        {"f_star": np.array(f_star - 1.0)},  # a wrong f* (e.g. -0.52 for 0.478)
+        {"x_star": shifted, "f_star": np.array(p.value(shifted))},  # consistent f(x*) = f*, but x* not optimal
+        {"x_star": x_star[:-1]},  # wrong shape (another instance's entry)
+        {"x_star": np.full(p.dim, np.nan)},
+        {"meta": np.array(str(good["meta"]).replace("cvxpy:CLARABEL", "closed form"))},
+    ]
+    for change in tampered:
+        np.savez(entry, **(good | change))
+        r = problems.make("logistic", **params)
+        assert "cached" not in r.reference_certificate, change
+        assert r.f_star == f_star and np.array_equal(r.x_star, x_star)
+        # and the recomputed entry was written back
+        assert problems.make("logistic", **params).reference_certificate["cached"] is True

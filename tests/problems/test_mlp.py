@@ -9,6 +9,9 @@ import torch
 
 import problems
 from problems.errors import UnknownNameError, UserInputError
+from problems.families import _mlp_curvature
+from problems.families import mlp as mlp_module
+from problems.families._mlp_curvature import HESS_MAX_DIM
 
 TOY = {"n": 120, "hidden": 8}
 SETTINGS = [
@@ -82,7 +85,7 @@ def test_gradient_matches_central_differences(prob: problems.Problem) -> None:
 
 
 def test_hvp_is_exact(prob: problems.Problem) -> None:
-    assert prob.has_hvp and not prob.has_hess
+    assert prob.has_hvp and prob.has_hess == (prob.dim <= HESS_MAX_DIM)
     x, v = _point(prob, 4), np.random.default_rng(5).standard_normal(prob.dim)
     hv = prob.hvp(x, v)
     theta = torch.tensor(x, dtype=torch.float64)
@@ -108,10 +111,18 @@ def test_minibatch_partition_and_value_and_grad(prob: problems.Problem) -> None:
 
 
 def test_constants_and_reference(prob: problems.Problem) -> None:
-    assert prob.convex is False and prob.mu is None and prob.L is None
+    assert prob.convex is False and prob.mu is None and prob.L_max is None
     assert prob.f_star is None and prob.x_star is None and prob.reference == "unknown"
     assert prob.L_estimate > 0 and np.isfinite(prob.L_estimate)
-    assert "power iteration" in prob.L_estimate_method and "not globally" in prob.L_region
+    assert "power iteration" in prob.L_estimate_method and "not a certified bound" in prob.L_estimate_method
+    if prob.activation == "tanh":
+        assert prob.L > prob.L_estimate and prob.in_region(prob.x0)  # a bound on the region holds at x0 too
+        assert prob.L_region.startswith("the set ||W^y||_2 <= ") and prob.L_region != "global"
+    else:
+        assert prob.L is None and prob.L_radius is None and not prob.in_region(prob.x0)
+        assert prob.L_region.startswith("none: with ReLU")
+    # no reference and nothing cached on disk
+    assert prob._reference_cache_key() is None
 
 
 def test_L_estimate_is_the_hessian_norm_at_x0() -> None:
@@ -165,7 +176,7 @@ def test_initialisation_and_determinism() -> None:
 def test_defaults_and_params() -> None:
     p = problems.make("mlp")
     assert p.params == {"data": "moons", "n": 200, "noise": 0.1, "hidden": 32, "activation": "tanh", "l2": 0.0,
-                        "init": "glorot_uniform", "test_fraction": 0.25, "seed": 0}
+                        "init": "glorot_uniform", "test_fraction": 0.25, "seed": 0, "L_radius": None}
     d = problems.make("mlp", data="digits")
     assert (d.n_in, d.hidden, d.n_out) == (64, 64, 10) and d.params["n"] is None
     assert d.n_samples + d.y_test.size == 1797
@@ -214,3 +225,127 @@ def test_bad_input() -> None:
             p.value_and_grad(bad)
         with pytest.raises(ValueError, match="x"):
             p.unflatten(bad)
+
+
+# --------------------------------------------------------------- L on a stated region (tanh)
+def _with_Wy(p: problems.Problem, x: np.ndarray, norm: float) -> np.ndarray:
+    """A copy of x whose output weights W^y are rescaled to spectral norm ``norm``."""
+    x = x.copy()
+    Wy = p.unflatten(x)[2]
+    Wy *= norm / np.linalg.norm(Wy, 2)
+    return x
+
+
+def _ratio(p: problems.Problem, x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.linalg.norm(p.grad(x) - p.grad(y)) / np.linalg.norm(x - y))
+
+
+@pytest.mark.parametrize(
+    "kw", [{"data": "blobs", "n": 60, "hidden": 4}, {"data": "moons", "n": 40, "hidden": 6, "l2": 0.1, "seed": 3}]
+)
+def test_L_is_valid_on_its_region_and_fails_outside(kw: dict) -> None:
+    p = problems.make("mlp", **kw)
+    r = p.L_radius
+    assert r == pytest.approx(2.0 * np.linalg.norm(p.unflatten(p.x0)[2], 2), rel=1e-14)
+    rng = np.random.default_rng(11)
+    worst = 0.0
+    for k in range(2000):
+        # points anywhere in R_r: W^h and biases of any size, ||W^y||_2 up to r (often on the boundary)
+        x = p.x0 + rng.choice([0.1, 1.0, 5.0]) * rng.standard_normal(p.dim)
+        x = _with_Wy(p, x, r * min(1.0, rng.uniform(0.0, 1.5)))
+        y = x + rng.choice([1e-4, 1e-2, 1.0]) * rng.standard_normal(p.dim)
+        y = _with_Wy(p, y, r * min(1.0, rng.uniform(0.0, 1.5))) if k % 2 else y
+        if not (p.in_region(x) and p.in_region(y)):
+            continue
+        worst = max(worst, _ratio(p, x, y))
+    assert 0 < worst <= p.L
+    H = p.hess(p.x0)
+    assert np.abs(np.linalg.eigvalsh(H)).max() <= p.L
+    # outside (||W^y||_2 = 10 r) the curvature exceeds L somewhere: along the top Hessian eigenvector at the
+    # worst of a few random points, a pair has secant ratio > L
+    outside = 0.0
+    for _ in range(10):
+        far = _with_Wy(p, p.x0 + 0.5 * rng.standard_normal(p.dim), 10.0 * r)
+        assert not p.in_region(far)
+        vals, vecs = np.linalg.eigh(p.hess(far))
+        v = vecs[:, np.argmax(np.abs(vals))]
+        outside = max(outside, _ratio(p, far, far + 1e-5 * v))
+    assert outside > p.L
+
+
+def test_L_radius_parameter_and_relu() -> None:
+    base = problems.make("mlp", data="blobs", n=60, hidden=4)
+    wide = problems.make("mlp", data="blobs", n=60, hidden=4, L_radius=3 * base.L_radius)
+    assert wide.L > base.L and wide.L_radius == 3 * base.L_radius and wide.params["L_radius"] == 3 * base.L_radius
+    assert problems.make("mlp", **wide.params).L == wide.L  # params rebuild it
+    x = _with_Wy(base, base.x0, 2 * base.L_radius)
+    assert not base.in_region(x) and wide.in_region(x)
+    relu = problems.make("mlp", data="blobs", n=60, hidden=4, activation="relu")
+    assert relu.L is None and not relu.in_region(relu.x0)
+    with pytest.raises(UserInputError, match="L_radius: applies to activation='tanh' only"):
+        problems.make("mlp", activation="relu", L_radius=1.0)
+    for bad in (0.0, -1.0, "2", float("inf")):
+        with pytest.raises(UserInputError, match="L_radius"):
+            problems.make("mlp", L_radius=bad)
+    with pytest.raises(ValueError, match="x"):
+        base.in_region(np.zeros(base.dim + 1))
+
+
+def test_tanh_L_bound_matches_its_2x2_eigenvalue() -> None:
+    r, lam, H, l2 = 1.7, 2.3, 5, 0.01
+    c = 4 / (3 * np.sqrt(3))
+    s = np.sqrt(H + 1.0)
+    M = np.array([[r * r * lam / 2 + np.sqrt(2) * c * r * lam, r * s * np.sqrt(lam) / 2 + np.sqrt(2 * lam)],
+                  [r * s * np.sqrt(lam) / 2 + np.sqrt(2 * lam), s * s / 2]])
+    assert _mlp_curvature.tanh_L_bound(r, lam, H, l2) == pytest.approx(np.linalg.eigvalsh(M)[-1] + l2, rel=1e-14)
+    u = np.linspace(-4, 4, 100001)
+    d2 = -2 * np.tanh(u) * (1 - np.tanh(u) ** 2)
+    assert np.abs(d2).max() <= _mlp_curvature.TANH_D2_MAX < np.abs(d2).max() * (1 + 1e-8)
+
+
+# ------------------------------------------------------------------ lazy estimate, dense Hessian
+def test_L_estimate_is_lazy_and_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    real = _mlp_curvature.power_norm
+
+    def counting(matvec, v):
+        calls.append(v.size)
+        return real(matvec, v)
+
+    monkeypatch.setattr(_mlp_curvature, "power_norm", counting)
+    p = problems.make("mlp", data="blobs", n=60, hidden=4)
+    assert calls == []  # construction does not run the power iteration
+    first = p.L_estimate
+    assert p.L_estimate == first and "power iteration" in p.L_estimate_method and calls == [p.dim]
+    q = problems.make("mlp", data="blobs", n=60, hidden=4)
+    assert "power iteration" in q.L_estimate_method and q.L_estimate == first  # same stream: reproducible
+    assert len(calls) == 2
+
+
+def test_dense_hessian() -> None:
+    p = problems.make("mlp", data="blobs", n=60, hidden=4, l2=0.05)
+    x = _point(p, 12)
+    H = p.hess(x)
+    assert H.shape == (p.dim, p.dim) and np.array_equal(H, H.T)
+    v = np.random.default_rng(13).standard_normal(p.dim)
+    np.testing.assert_allclose(H @ v, p.hvp(x, v), rtol=1e-12, atol=1e-14)
+    theta = torch.tensor(x, dtype=torch.float64)
+    Ht = torch.autograd.functional.hessian(lambda t: _torch_loss(p, t), theta).numpy()
+    assert np.linalg.norm(H - Ht) <= 1e-10 * np.linalg.norm(Ht)
+    relu = problems.make("mlp", data="blobs", n=60, hidden=4, activation="relu")
+    assert relu.hess(relu.x0).shape == (relu.dim, relu.dim)
+    big = problems.make("mlp", data="digits", hidden=32)  # dim 2410 > HESS_MAX_DIM
+    assert big.dim > HESS_MAX_DIM and not big.has_hess and big.has_hvp
+    with pytest.raises(UserInputError, match=f"dim <= {HESS_MAX_DIM}.*use hvp"):
+        big.hess(big.x0)
+
+
+def test_size_caps(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(UserInputError, match="hidden: must be <= 4096, got 100000000"):
+        problems.make("mlp", hidden=100_000_000)
+    with pytest.raises(UserInputError, match="hidden: must be <= 4096"):
+        problems.make("mlp", data="digits", hidden=4097)
+    monkeypatch.setattr(mlp_module, "MAX_PARAMS", 1000)
+    with pytest.raises(UserInputError, match=r"hidden: 300 hidden units on 'moons' .* 1502 parameters; at most 1000"):
+        problems.make("mlp", hidden=300)
+    assert problems.make("mlp", hidden=100).dim == 502

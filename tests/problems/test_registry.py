@@ -221,6 +221,12 @@ def test_custom_problem():
         ({"mu": 5.0, "L": 1.0}, "mu"),
         ({"mu": -0.1}, "mu"),
         ({"x_star": np.ones(3)}, "x_star"),
+        ({"L": "4"}, "L: must be a number, got '4'"),
+        ({"mu": "0.5"}, "mu: must be a number"),
+        ({"f_star": "0"}, "f_star: must be a number"),
+        ({"f_star": float("nan")}, "f_star: must be finite"),
+        ({"convex": "yes"}, "convex: must be true or false"),
+        ({"name": ""}, "name: must be a non-empty string"),
     ],
 )
 def test_custom_bad_input(kw, match):
@@ -279,3 +285,86 @@ def test_required_parameter_is_reported(registry_snapshot):
 
 def test_user_family_is_gone_after_the_test():
     assert "my_sphere" not in problems.available()
+
+
+# ------------------------------------------------------------ robustness of the registry
+class _FakeEntryPoint:
+    """Stands in for an ``importlib.metadata.EntryPoint``: ``load`` returns the hook or raises."""
+
+    def __init__(self, name: str, hook=None, error: Exception | None = None) -> None:
+        self.name, self.value, self.group = name, f"fake_pkg.{name}:hook", "optim_testbed.problems"
+        self._hook, self._error = hook, error
+
+    def load(self):
+        if self._error is not None:
+            raise self._error
+        return self._hook
+
+
+def test_a_broken_entry_point_warns_once_and_the_others_still_load(monkeypatch, registry_snapshot):
+    from problems import _registry
+
+    def good_hook() -> None:
+        @problems.register("from_plugin", summary="a family from a plugin")
+        def from_plugin(dim: int = 2) -> problems.Problem:
+            return problems.custom(value=lambda x: float(x @ x), grad=lambda x: 2 * x, x0=np.ones(dim))
+
+    def crashing_hook() -> None:
+        raise RuntimeError("plugin bug")
+
+    eps = [
+        _FakeEntryPoint("broken", error=ModuleNotFoundError("No module named 'fake_pkg'")),
+        _FakeEntryPoint("crashing", hook=crashing_hook),
+        _FakeEntryPoint("good", hook=good_hook),
+    ]
+    monkeypatch.setattr(_registry.metadata, "entry_points", lambda group=None: eps if group else [])
+    monkeypatch.setattr(problems.REGISTRY, "_entry_points_loaded", False)
+    with pytest.warns(RuntimeWarning) as record:
+        names = problems.available()
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 2
+    assert "'broken'" in messages[0] and "ModuleNotFoundError: No module named 'fake_pkg'" in messages[0]
+    assert "'crashing'" in messages[1] and "RuntimeError: plugin bug" in messages[1]
+    assert "from_plugin" in names and "quadratic" in names  # the good plugin and the built-ins are there
+    assert problems.make("from_plugin").dim == 2
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # entry points are loaded once: no second warning
+        assert problems.available() == names
+
+
+def test_summary_is_the_factorys_own_docstring(registry_snapshot):
+    class Base(problems.Problem):
+        """Base docstring that must not leak into a subclass's summary."""
+
+    @problems.register("undocumented_cls")
+    class Undocumented(Base):
+        def __init__(self, dim: int = 2) -> None:
+            super().__init__(params={"dim": dim}, x0=np.ones(dim), L=2.0, mu=2.0, convex=True)
+
+        def _value_and_grad(self, x, idx):
+            return float(x @ x), 2 * x
+
+    @problems.register("documented_cls")
+    class Documented(Base):
+        """My own summary.
+
+        More text.
+        """
+
+    @problems.register("undocumented_fn")
+    def undocumented_fn(dim: int = 2) -> problems.Problem:
+        return Undocumented(dim)
+
+    assert problems.describe("undocumented_cls")["summary"] == "(no description)"
+    assert problems.describe("documented_cls")["summary"] == "My own summary."
+    assert problems.describe("undocumented_fn")["summary"] == "(no description)"
+    assert problems.make("undocumented_cls").dim == 2
+
+
+def test_unknown_name_message_punctuation():
+    err = UnknownNameError("problem family", "zzz", ["abc", "xyz"])
+    assert str(err) == "unknown problem family 'zzz'. Available: abc, xyz"
+    near = UnknownNameError("problem family", "abd", ["abc", "xyz"])
+    assert str(near) == "unknown problem family 'abd'; did you mean 'abc'? Available: abc, xyz"

@@ -59,7 +59,7 @@ CASES = [
      "optimizers[1].lr: must be > 0.0, got -0.1"),
     ("lr-bad-string", spec(QUAD, '[[optimizers]]\nname = "gd"\nlr = "fast"\n'),
      "optimizers[0].lr: must be a number > 0 or a string like '1/L'"),
-    ("lr-over-L-without-L", spec('[[problems]]\nfamily = "mlp"\n', '[[optimizers]]\nname = "gd"\nlr = "1/L"\n'),
+    ("lr-over-L-without-L", spec('[[problems]]\nfamily = "mlp"\nactivation = "relu"\n', '[[optimizers]]\nname = "gd"\nlr = "1/L"\n'),
      "optimizers[0].lr: '1/L' needs a problem with a known L; problems[0] (mlp) has none"),
     ("unknown-hyperparameter", spec(QUAD, '[[optimizers]]\nname = "heavy_ball"\nmomentun = 0.5\n'),
      "optimizers[0].momentun: unknown parameter of heavy_ball; did you mean 'momentum'?"),

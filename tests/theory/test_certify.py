@@ -195,3 +195,58 @@ def test_assume_applicable_evaluates_and_explains(quad):
     assert row["applicable"] and row["reason"].startswith("assumed by the caller; would not apply: step")
     df = certify(run, quad, bounds=["gd_convex_tight", "descent_lemma"], assume_applicable=["descent_lemma"])
     assert list(df["applicable"]) == [False, True]
+
+
+def test_all_and_none_mean_every_bound(quad, gd_run):
+    every = list(testbed.theory.bounds()["name"])
+    assert list(certify(gd_run, quad, bounds="all")["bound"]) == every
+    assert list(certify(gd_run, quad, bounds=None)["bound"]) == every
+    with pytest.raises(UserInputError, match="unknown bound 'al'"):
+        certify(gd_run, quad, bounds="al")
+
+
+def test_a_run_made_on_another_problem_is_refused(quad, gd_run):
+    rosen = problems.make("rosenbrock", dim=6)
+    rosen_run = testbed.run(rosen, gd(lr=1e-4), iters=5)
+    with pytest.raises(UserInputError, match="made on problem 'rosenbrock', not on 'quadratic'"):
+        certify(rosen_run, quad)
+    # the same family with other parameters: refused, naming the parameter that differs
+    other = problems.make("quadratic", dim=6, kappa=20.0, seed=4)
+    with pytest.raises(UserInputError, match="seed: run 3 vs problem 4"):
+        certify(gd_run, other)
+    with pytest.raises(UserInputError, match="other parameters"):
+        testbed.theory.certify_expectation([gd_run] * 3, other)
+    # a wrong-dimension start point is refused even when name and parameters agree
+    bad = testbed.Run(**{**gd_run.__dict__, "x0": np.zeros(quad.dim + 1)})
+    with pytest.raises(UserInputError, match="dimension 6"):
+        certify(bad, quad)
+    # parameters compared in a JSON-normal form: tuples, lists, arrays and numpy scalars of equal value agree
+    normalised = {k: (np.int64(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+                  for k, v in quad.params.items()}
+    same = testbed.Run(**{**gd_run.__dict__, "problem_params": normalised})
+    assert certify(same, quad, bounds="descent_lemma")["applicable"].all()
+
+
+def test_json_normal_form_of_parameters():
+    from testbed.theory.certify import _dumps
+
+    assert _dumps({"a": (1, 2.0), "b": np.array([0.5, 1.0])}) == _dumps({"b": [0.5, 1], "a": [np.int32(1), 2]})
+    assert _dumps({"a": (1, 2)}) != _dumps({"a": (1, 3)})
+    assert _dumps({"x": float("nan")}) == _dumps({"x": float("nan")})
+    assert _dumps({"flag": True}) != _dumps({"flag": 1})
+
+
+def test_tanh_mlp_gd_at_one_over_L_holds_the_nonconvex_bounds_inside_its_region():
+    p = problems.make("mlp", data="blobs", n=40, hidden=3, seed=1)
+    run = testbed.run(p, gd(), iters=60, keep_iterates=True)
+    df = certify(run, p)
+    for name in ("descent_lemma", "gd_nonconvex_grad"):
+        row = _row(df, name)
+        assert row["applicable"] and bool(row["held"]), (name, row["reason"])
+    # a run outside {||W^y||_2 <= L_radius}, where L is not valid, loses the bounds, with the reason
+    start = p.x0
+    p.unflatten(start)[2][:] *= 3.0
+    assert not p.in_region(start)
+    far = testbed.run(p, gd(), iters=5, keep_iterates=True, x0=start)
+    row = _row(certify(far, p), "descent_lemma")
+    assert not row["applicable"] and "iterate 0 leaves 'the set ||W^y||_2 <=" in row["reason"]

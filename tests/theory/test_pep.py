@@ -60,7 +60,7 @@ def test_nonconvex_min_gradient_is_below_the_catalogue_bound():
 def test_other_metrics_and_mu_equal_L():
     g2 = pep.worst_case("gd", 3, metric="grad_norm2")
     assert 0 < g2 <= pep.worst_case("gd", 2, metric="grad_norm2") * (1 + 1e-6)
-    assert pep.worst_case("gd", 3, mu=1.0, step=0.5, metric="dist") == pytest.approx(0.5**6, rel=1e-4)
+    assert pep.worst_case("gd", 3, mu=1.0, step=0.5, metric="dist") == pytest.approx(0.5**6, rel=1e-12)
     # f-gap contraction of GD with step 1/L: (1 - mu/L)^(2t) (tight), tighter than the lecture's (1 - mu/L)^t
     assert pep.worst_case("gd", 2, mu=0.5, metric="f_gap", initial="f_gap", R=1.0) == pytest.approx(0.5**4, rel=1e-4)
 
@@ -122,10 +122,75 @@ def test_input_errors_name_the_field():
         pep.worst_case("heavy_ball", 2, step=[1.0, 1.0], momentum=0.5)
 
 
-def test_an_unbounded_sdp_raises_solver_error():
-    # f(x0) - f* <= 1 does not bound ||x_N - x*|| on convex functions: the SDP is unbounded.
-    with pytest.raises(SolverError, match="CLARABEL"):
-        pep.worst_case("gd", 2, metric="dist", initial="f_gap")
+def test_an_infinite_worst_case_is_inf_without_a_solve(monkeypatch):
+    # f(x0) - f* <= 1 does not bound ||x_N - x*|| on convex functions (a flat Huber function far away): +inf.
+    def fail(args):
+        raise AssertionError("no SDP is solved for a worst case theory says is infinite")
+
+    monkeypatch.setattr(wc_module, "solve", fail)
+    for method, kw in (("gd", {}), ("heavy_ball", {"momentum": 0.5}), ("nesterov", {})):
+        assert pep.worst_case(method, 2, metric="dist", initial="f_gap", **kw) == math.inf
+    monkeypatch.undo()
+    # strong convexity bounds it again: ||x_N - x*||^2 <= (1 - mu/L)^(2N) 2 Delta / mu for gd with step 1/L
+    assert pep.worst_case("gd", 2, mu=0.5, metric="dist", initial="f_gap") == pytest.approx(0.5**4 * 4, rel=1e-4)
+
+
+@pytest.mark.parametrize("step", [2.0, 2.5, 3.0])
+def test_a_non_convergent_constant_gd_step_is_refused(step):
+    for kw in ({}, {"mu": 0.5}, {"mu": 1.0}, {"metric": "dist"}, {"metric": "grad_norm2"},
+               {"metric": "min_grad_norm2", "initial": "f_gap"}):
+        with pytest.raises(UserInputError, match=r"step: constant-step gd converges .* only for a step h in \(0, 2\)"):
+            pep.worst_case("gd", 3, step=step, **kw)
+    # just inside the range it is solved, and equals the tight closed form (1 - h)^(2t) / 2 (L = R = 1)
+    assert pep.worst_case("gd", 2, step=1.9) == pytest.approx(0.5 * 0.9**4, rel=1e-5)
+    # a step *sequence* may contain long steps (it can still converge): solved as given
+    assert 0 < pep.worst_case("gd", 2, step=[1.0, 2.5]) < 0.5
+
+
+def test_the_cli_reports_a_non_convergent_step_in_one_line(capsys):
+    from testbed.cli import main
+
+    assert main(["bounds", "--pep", "gd", "--iters", "1..3", "--step", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "(0, 2)" in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_mu_equal_L_is_exact_and_never_negative(monkeypatch):
+    monkeypatch.setenv("OPTIM_TESTBED_CACHE", "off")
+    # f = L/2 x^2: gd with step h/L gives x_t = (1 - h)^t x_0
+    assert pep.worst_case("gd", 3, mu=1.0, step=1.0) == 0.0  # the SDP gave -9.7e-11
+    for t in (1, 3, 5):
+        assert pep.worst_case("gd", t, mu=1.0, step=0.5) == pytest.approx(0.5 * 0.25**t, rel=1e-14)
+        assert pep.worst_case("gd", t, L=2.0, mu=2.0, step=1.5, R=3.0, metric="grad_norm2") == pytest.approx(
+            4.0 * 0.25**t * 9.0, rel=1e-14)
+    # f(x0) - f* <= R means ||x0 - x*||^2 <= 2R/L
+    assert pep.worst_case("gd", 2, L=4.0, mu=4.0, step=0.5, metric="dist", initial="f_gap", R=2.0) == pytest.approx(
+        0.5**4 * 1.0, rel=1e-14)
+    # heavy ball (beta = 0.5, step 1/L) on x^2/2: x_1 = 0, x_2 = -x_0/2, x_3 = -x_0/4
+    assert pep.worst_case("heavy_ball", 3, mu=1.0, momentum=0.5) == pytest.approx(0.5 / 16, rel=1e-14)
+    assert pep.worst_case("heavy_ball", 3, mu=1.0, momentum=0.5, metric="min_grad_norm2") == 0.0
+    for method, kw in (("gd", {}), ("heavy_ball", {"momentum": 0.3}), ("nesterov", {})):
+        for metric in ("f_gap", "dist", "grad_norm2", "min_grad_norm2"):
+            for initial in ("dist", "f_gap"):
+                value = pep.worst_case(method, 4, mu=1.0, step=0.7, metric=metric, initial=initial, **kw)
+                assert value >= 0.0 and math.isfinite(value)
+    # the class shrinks as mu grows: the exact mu = L value lies below the SDP's tight contraction at mu < L
+    exact = pep.worst_case("gd", 2, mu=1.0, step=0.5, metric="dist")
+    sdp = pep.worst_case("gd", 2, mu=0.9, step=0.5, metric="dist")
+    assert sdp == pytest.approx(0.55**4, rel=1e-5) and exact == pytest.approx(0.5**4, rel=1e-14) and exact < sdp
+
+
+def test_negative_round_off_is_clamped_and_a_real_negative_raises():
+    args = wc_module._validate("gd", 3, 1.0, 0.0, 1.0, "f_gap", "dist", 1.0, None, None)
+    assert wc_module.nonnegative(0.25, args, "w") == 0.25
+    assert wc_module.nonnegative(-9.7e-11, args, "w") == 0.0
+    with pytest.raises(SolverError, match="negative worst case"):
+        wc_module.nonnegative(-1e-3, args, "w")
+    # the tolerance scales with the data: R = 100 makes ||x0 - x*||^2 = 1e4
+    big = wc_module._validate("gd", 3, 1.0, 0.0, 1.0, "dist", "dist", 100.0, None, None)
+    assert wc_module.nonnegative(-1e-4, big, "w") == 0.0
+    with pytest.raises(SolverError):
+        wc_module.nonnegative(-1e-2, big, "w")
 
 
 def test_results_are_cached_atomically_and_the_cache_can_be_disabled(tmp_path, monkeypatch):

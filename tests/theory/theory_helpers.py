@@ -75,11 +75,3 @@ def with_planted_gradient(problem: problems.Problem, bias: np.ndarray) -> proble
     planted = copy.copy(problem)
     planted.__class__ = type(f"Planted{base.__name__}", (base,), {"_grad": _grad, "_value_and_grad": _value_and_grad})
     return planted
-
-
-def least_squares_with_L_max(**params: Any) -> problems.Problem:
-    """A least-squares problem that states L_max, the smoothness of its single-sample functions w/2 (a_i'x - b_i)^2
-    + lam/2 ||x||^2: L_i = w ||a_i||^2 + lam."""
-    p = problems.make("least_squares", **params)
-    p.L_max = float(p.weight * np.max(np.sum(p.A**2, axis=1)) + p.lam)
-    return p

@@ -21,7 +21,7 @@ from problems.reference import cache_dir
 __all__ = ["PEP_CACHE_VERSION", "cache_enabled", "cache_path", "load", "store"]
 
 #: Bumped whenever the formulation or a method's definition changes.
-PEP_CACHE_VERSION = 1
+PEP_CACHE_VERSION = 2
 
 
 def cache_enabled() -> bool:

@@ -17,7 +17,36 @@ L-smooth functions without convexity (interpolation of Taylor et al. 2017, Thm 7
 functions' lower bound f_* with f(x_0) - f_* <= R is imposed at the evaluated points (f(x_k) >= f_* for every
 queried point). That is a relaxation of "f >= f_* everywhere", so the value is an upper bound on the worst case
 of the class -- still a valid bound, tight whenever the worst interpolating function can be extended above f_*.
-mu = L is the single quadratic f* + L/2 ||x - x*||^2, encoded as g_i = L x_i, f_i = L/2 ||x_i||^2.
+
+mu = L: the class is the single quadratic f* + L/2 ||x - x*||^2 (up to shifts), on which every method here is
+linear: x_k - x* = c_k (x_0 - x*) with scalars c_k. The worst case is then evaluated exactly, without an SDP
+(:func:`single_quadratic`): f_gap = L/2 c_N^2 r^2, dist = c_N^2 r^2, grad_norm2 = L^2 c_N^2 r^2,
+min_grad_norm2 = L^2 min_k c_k^2 r^2, with r^2 = R^2 (``initial="dist"``) or 2R/L (``initial="f_gap"``).
+(The SDP of this degenerate class has a rank-one feasible set that Clarabel resolves only to "optimal_inaccurate"
+or to slightly negative values.)
+
+Rules decided before any solve (the step range (0, 2/L) of GD: Nesterov 2004, Thm 2.1.14):
+
+* *Non-convergent constant steps are refused.* Constant-step ``gd`` (``step`` a number h, in units of 1/L) with
+  h >= 2 does not converge on the class: on f = L/2 ||x||^2 (which belongs to every class here, mu <= L) it gives
+  x_N = (1 - h)^N x_0 with |1 - h| >= 1, and for mu > 0 the contraction factor max(|1 - h mu/L|, |1 - h|) is >= 1
+  exactly when h >= 2. For a fixed N the worst case is *finite* (every iterate is within (1 + h)^N R of x*) but
+  does not tend to 0: f_gap, dist and grad_norm2 are at least |1 - h|^(2N) times their starting value (growing
+  exponentially in N for h > 2), and min_grad_norm2 stays at its trivial k = 0 value (L^2 R^2, or 2 L R on the
+  nonconvex class). The SDP is then badly scaled or, for the nonconvex relaxation, unbounded (Clarabel ends
+  "optimal_inaccurate", "unbounded" or fails). So a constant step h >= 2 raises
+  :class:`~problems.errors.UserInputError` naming the range (0, 2). A step *sequence* is solved as given
+  (patterns with some h_k > 2 can converge: Altschuler & Parrilo 2023).
+* *Infinite worst cases are returned as* ``math.inf``. On the convex class with mu = 0, ``metric="dist"`` with
+  ``initial="f_gap"`` is unbounded for every method: with eps -> 0, the Huber function
+  f(x) = eps |x| - eps^2/(2L) (|x| >= eps/L), L/2 x^2 otherwise, is L-smooth and convex with x* = 0, f* = 0;
+  from x_0 = R/eps (f(x_0) <= R) every gradient has size <= eps, so a fixed-step method moves by O(N eps / L)
+  and ||x_N - x*||^2 >= (R/eps - O(N eps/L))^2 -> infinity. No SDP is solved for it.
+
+Round-off: every metric is nonnegative, so a negative SDP value is solver round-off around a true value of 0. A
+value in [-NEGATIVE_RTOL * scale, 0) is returned as 0.0, where scale = max(1, R^2, L R^2, L^2 R^2) for
+``initial="dist"`` and max(1, R, L R, R/L) for ``initial="f_gap"`` (the sizes of the quantities the SDP
+compares); a more negative value raises :class:`~problems.errors.SolverError` (status "optimal" with a detail).
 
 Solved with Clarabel through CVXPY (imported here, not at start-up); any status other than "optimal" raises
 :class:`problems.errors.SolverError`. Results are cached on disk (:mod:`testbed.theory.pep.cache`).
@@ -39,7 +68,19 @@ from testbed.theory.pep import cache
 from testbed.theory.pep.formulation import PointSet, interpolation_matrices
 from testbed.theory.pep.methods import METHODS, points_for
 
-__all__ = ["CLASSES", "INITIALS", "METRICS", "SOLVER_OPTIONS", "benchmark", "solve", "worst_case"]
+__all__ = [
+    "CLASSES",
+    "INITIALS",
+    "METRICS",
+    "NEGATIVE_RTOL",
+    "SOLVER_OPTIONS",
+    "benchmark",
+    "is_infinite",
+    "nonnegative",
+    "single_quadratic",
+    "solve",
+    "worst_case",
+]
 
 #: Performance measures.
 METRICS = ("f_gap", "dist", "grad_norm2", "min_grad_norm2")
@@ -51,6 +92,9 @@ CLASSES = ("convex", "nonconvex")
 #: reproduce the closed forms to ~1e-7 relative (1/(4N+2) for N = 1..10 within 6e-8); tightening them to 1e-10
 #: ends some solves "optimal_inaccurate", so they are left as they are.
 SOLVER_OPTIONS: dict[str, Any] = {}
+#: A negative SDP value no larger in size than NEGATIVE_RTOL * scale is round-off and returned as 0.0 (module
+#: docstring); Clarabel's default gap tolerances are 1e-8.
+NEGATIVE_RTOL = 1e-7
 
 
 def _check_steps(method: str, step: object, iters: int) -> list[float]:
@@ -113,6 +157,16 @@ def _validate(
             raise UserInputError("metric: 'dist' needs a minimiser; the nonconvex class has none")
     steps = _check_steps(method, step, iters)
     momentum = _check_momentum(method, momentum)
+    constant = isinstance(step, numbers.Real) and not isinstance(step, bool)
+    if method == "gd" and constant and steps[0] >= 2.0:
+        raise UserInputError(
+            f"step: constant-step gd converges on "
+            f"{'L-smooth' if function_class == 'nonconvex' else 'L-smooth (strongly) convex'} functions only for a "
+            f"step h in (0, 2) (units of 1/L), got {steps[0]:g}: on f = L/2 x^2 its iterates are (1 - h)^t x_0 "
+            f"with |1 - h| = {abs(1.0 - steps[0]):g} >= 1, so the worst case of {metric} does not tend to 0 (it is "
+            "at least |1 - h|^(2t) times its starting value, or the trivial k = 0 value for min_grad_norm2); the SDP "
+            "is not solved for such a step"
+        )
     return {
         "method": method, "iters": iters, "L": L, "mu": mu, "steps": steps, "metric": metric, "initial": initial,
         "R": R, "momentum": momentum, "function_class": function_class,
@@ -126,12 +180,64 @@ def _quadratic_form(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     return (0.5 * (m + m.T)).reshape(-1)
 
 
+def is_infinite(args: dict[str, Any]) -> bool:
+    """Whether theory says the worst case is +infinity for validated ``args`` (module docstring): ``dist`` from
+    ``initial="f_gap"`` on convex functions that are not strongly convex."""
+    return (
+        args["function_class"] == "convex" and args["mu"] == 0.0 and args["metric"] == "dist"
+        and args["initial"] == "f_gap"
+    )
+
+
+def single_quadratic(args: dict[str, Any]) -> float:
+    """The exact worst case when mu = L: the method run on f = L/2 ||x||^2 (module docstring).
+
+    With x* = 0 every point is c_k x_0 and every gradient L c_k x_0. The basis b = [x_0, g_0, ...] then solves
+    b = e_0 + L Gr^T X b (gradient k is basis entry Gr[k] and equals L times point k), a unit-triangular system.
+    """
+    L, R = args["L"], args["R"]
+    pts: PointSet = points_for(args["method"], args["steps"], L, args["momentum"])
+    e0 = np.zeros(pts.dim)
+    e0[0] = 1.0
+    b = np.linalg.solve(np.eye(pts.dim) - L * pts.Gr.T @ pts.X, e0)
+    c = pts.X @ b  # x_k = c_k x_0
+    r2 = R * R if args["initial"] == "dist" else 2.0 * R / L
+    metric = args["metric"]
+    if metric == "f_gap":
+        return 0.5 * L * c[pts.last] ** 2 * r2
+    if metric == "dist":
+        return c[pts.last] ** 2 * r2
+    if metric == "grad_norm2":
+        return L * L * c[pts.last] ** 2 * r2
+    return L * L * min(c[k] ** 2 for k in pts.sampled) * r2
+
+
+def nonnegative(value: float, args: dict[str, Any], what: str) -> float:
+    """``value`` with round-off below 0 clamped to 0.0; a clearly negative value raises ``SolverError``."""
+    if value >= 0.0:
+        return value
+    L, R = args["L"], args["R"]
+    if args["initial"] == "dist":
+        scale = max(1.0, R * R, L * R * R, L * L * R * R)
+    else:
+        scale = max(1.0, R, L * R, R / L)
+    if value >= -NEGATIVE_RTOL * scale:
+        return 0.0
+    raise SolverError(
+        what, "CLARABEL", "optimal",
+        f"negative worst case {value:.3g} of a nonnegative metric (beyond round-off {NEGATIVE_RTOL:g} * {scale:g})",
+    )
+
+
 def solve(args: dict[str, Any]) -> tuple[float, dict[str, Any]]:
-    """Build and solve the SDP for validated ``args``; return (value, solver facts). No cache."""
+    """Build and solve the SDP for validated ``args`` (exactly, without an SDP, when mu = L); return (value,
+    solver facts). No cache; the infinite cases of :func:`is_infinite` are the caller's."""
     import cvxpy as cp
 
     L, mu, R = args["L"], args["mu"], args["R"]
     convex = args["function_class"] == "convex"
+    if convex and mu == L:
+        return float(single_quadratic(args)), {"status": "exact", "solver": "closed form (mu = L)", "solve_time": 0.0}
     pts: PointSet = points_for(args["method"], args["steps"], L, args["momentum"])
     if convex:
         pts = pts.with_optimum()
@@ -140,14 +246,8 @@ def solve(args: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     F = cp.Variable(pts.n_values)
     g = cp.vec(G, order="F")
     constraints = []
-    if convex and mu == L:  # the single quadratic f* + L/2 ||x - x*||^2: g_i = L x_i, f_i = L/2 ||x_i||^2
-        res = pts.Gr - L * pts.X
-        Q_res = np.array([_quadratic_form(r) for r in res])
-        Q_x = np.array([_quadratic_form(x) for x in pts.X])
-        constraints += [Q_res @ g == 0, pts.Fc @ F == 0.5 * L * (Q_x @ g)]
-    else:
-        A, B = interpolation_matrices(pts, L, mu if convex else -L)
-        constraints.append(A @ g + B @ F <= 0)
+    A, B = interpolation_matrices(pts, L, mu if convex else -L)
+    constraints.append(A @ g + B @ F <= 0)
     if not convex:
         constraints.append(F >= 0)  # the lower bound f_* = 0 at every evaluated point
     if args["initial"] == "dist":
@@ -177,7 +277,8 @@ def solve(args: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     if status != cp.OPTIMAL:
         raise SolverError(what, "CLARABEL", status)
     stats = problem.solver_stats
-    return float(problem.value), {"status": status, "solver": "CLARABEL", "solve_time": stats.solve_time}
+    value = nonnegative(float(problem.value), args, what)
+    return value, {"status": status, "solver": "CLARABEL", "solve_time": stats.solve_time}
 
 
 def worst_case(
@@ -198,8 +299,14 @@ def worst_case(
     ``step`` is in units of 1/L (1.0 = the step 1/L): a number, or for ``gd`` one step per iteration.
     ``momentum`` is heavy ball's beta (required) or nesterov's constant beta (None = FISTA's t_k sequence, the
     ``nesterov`` optimizer's convex variant). Example: ``worst_case("gd", 10)`` = 1/42 = L R^2/(4N + 2).
+
+    Returns ``math.inf`` where the worst case is infinite (``metric="dist"`` from ``initial="f_gap"`` with mu = 0),
+    0.0 for a negative round-off value, and raises ``UserInputError`` for a constant gd step h >= 2 (not
+    convergent; see the module docstring) and ``SolverError`` when the SDP is not solved to "optimal".
     """
     args = _validate(method, iters, L, mu, step, metric, initial, R, momentum, function_class)
+    if is_infinite(args):
+        return math.inf
     cached = cache.load(args)
     if cached is not None:
         return cached
