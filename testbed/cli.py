@@ -39,6 +39,12 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return (UserInputError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
 
 
+def _solver_errors() -> tuple[type[BaseException], ...]:
+    from problems.errors import SolverError
+
+    return (SolverError,)
+
+
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.strerror}: {exc.filename}"
@@ -360,6 +366,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("testbed: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except _solver_errors() as exc:
+        # Not the user's fault, but not a bug to dump a traceback for either: a solver did not certify its answer.
+        if args.debug:
+            raise
+        _err(_one_line(exc))
+        return EXIT_RUN_ERRORS
     except BrokenPipeError:
         # The reader went away (`testbed problems | head`): not an error of ours; silence the final flush too.
         import os

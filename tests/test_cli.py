@@ -190,3 +190,20 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(["--version"])
     assert info.value.code == 0 and capsys.readouterr().out.startswith("testbed ")
+
+
+def test_a_solver_failure_is_one_line_with_exit_code_1(capsys, monkeypatch):
+    """A solver that cannot certify its answer is reported in one line (exit 1), not as a traceback."""
+    from problems.errors import SolverError
+    from testbed.theory import pep
+
+    def failing(*args, **kwargs):
+        raise SolverError("PEP worst case of gd (5 steps, f_gap)", "CLARABEL", "optimal_inaccurate")
+
+    monkeypatch.setattr(pep, "compare_table", failing)
+    code = cli.main(["bounds", "--pep", "gd", "--iters", "5..5"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "testbed: error: PEP worst case of gd (5 steps, f_gap): solver CLARABEL ended with status 'optimal_inaccurate'"
+    ]

@@ -230,3 +230,13 @@ def test_compare_table():
 def test_benchmark_reports_seconds_per_iteration_count():
     out = pep.benchmark([1, 2], repeat=1)
     assert set(out) == {1, 2} and all(math.isfinite(s) and s > 0 for s in out.values())
+
+
+@pytest.mark.parametrize(("h", "n"), [(1.9, 20), (1.99, 20), (1.95, 10)])
+def test_steps_near_two_over_L_are_solved_by_the_fallback_settings(h, n, monkeypatch):
+    """Clarabel's defaults end 'optimal_inaccurate' here; the fallback ladder must reach 'optimal' and the
+    known tight value (L R^2 / 2) max(1/(2Nh+1), (1-h)^(2N))."""
+    monkeypatch.setenv("OPTIM_TESTBED_CACHE", "off")
+    value = pep.worst_case("gd", iters=n, step=h)
+    exact = 0.5 * max(1 / (2 * n * h + 1), (1 - h) ** (2 * n))
+    assert value == pytest.approx(exact, rel=1e-6)

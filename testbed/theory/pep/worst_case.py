@@ -57,6 +57,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -92,6 +93,12 @@ CLASSES = ("convex", "nonconvex")
 #: reproduce the closed forms to ~1e-7 relative (1/(4N+2) for N = 1..10 within 6e-8); tightening them to 1e-10
 #: ends some solves "optimal_inaccurate", so they are left as they are.
 SOLVER_OPTIONS: dict[str, Any] = {}
+#: Tried in order when Clarabel's defaults end "optimal_inaccurate" (steps close to 2/L make the SDP badly
+#: scaled): without equilibration, then QDLDL without static regularisation. Only "optimal" is accepted.
+FALLBACK_OPTIONS: tuple[dict[str, Any], ...] = (
+    {"equilibrate_enable": False},
+    {"direct_solve_method": "qdldl", "static_regularization_enable": False},
+)
 #: A negative SDP value no larger in size than NEGATIVE_RTOL * scale is round-off and returned as 0.0 (module
 #: docstring); Clarabel's default gap tolerances are 1e-8.
 NEGATIVE_RTOL = 1e-7
@@ -269,13 +276,20 @@ def solve(args: dict[str, Any]) -> tuple[float, dict[str, Any]]:
         objective = tau
     problem = cp.Problem(cp.Maximize(objective), constraints)
     what = f"PEP worst case of {args['method']} ({args['iters']} steps, {metric})"
-    try:
-        problem.solve(solver="CLARABEL", **SOLVER_OPTIONS)
-    except cp.error.SolverError as exc:
-        raise SolverError(what, "CLARABEL", "solver_error", str(exc)) from exc
-    status = str(problem.status)
-    if status != cp.OPTIMAL:
-        raise SolverError(what, "CLARABEL", status)
+    status = "not solved"
+    for options in (SOLVER_OPTIONS, *FALLBACK_OPTIONS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "Solution may be inaccurate": judged by status below
+                problem.solve(solver="CLARABEL", **options)
+        except cp.error.SolverError as exc:
+            status = f"solver_error ({exc})"
+            continue
+        status = str(problem.status)
+        if status == cp.OPTIMAL:
+            break
+    else:
+        raise SolverError(what, "CLARABEL", status, "also after the fallback settings FALLBACK_OPTIONS")
     stats = problem.solver_stats
     value = nonnegative(float(problem.value), args, what)
     return value, {"status": status, "solver": "CLARABEL", "solve_time": stats.solve_time}
