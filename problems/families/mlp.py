@@ -51,8 +51,10 @@ l2 = 0, f >= 0 (cross-entropy is nonnegative) and the infimum may not be attaine
 Size caps: ``hidden <= MAX_HIDDEN`` and ``dim <= MAX_PARAMS`` (clear errors, not a minute of
 allocation followed by MemoryError).
 
-Initialisation (seeded by ``numpy.random.default_rng(seed).spawn(3)[2]``; children 0
-and 1 generate and split the data, see :mod:`problems.datasets`): biases 0,
+Initialisation (seeded by ``numpy.random.default_rng(init_seed).spawn(3)[2]``, with
+``init_seed`` defaulting to ``seed``; children 0 and 1 of ``default_rng(seed)`` generate and
+split the data, see :mod:`problems.datasets`, so ``init_seed`` varies the initial weights
+on fixed data): biases 0,
 weights uniform on [-a, a] with a = sqrt(6 / (fan_in + fan_out)) for
 "glorot_uniform" (Glorot & Bengio, AISTATS 2010) or a = sqrt(6 / fan_in) for
 "he_uniform" (He et al., ICCV 2015). The same stream then draws the start vector of
@@ -114,7 +116,7 @@ class MLP(MLPCurvature, Problem):
         activation: str,
         l2: float,
         init: str,
-        seed: int,
+        init_seed: int,
         params: dict[str, Any],
         L_radius: float | None = None,
     ) -> None:
@@ -124,7 +126,7 @@ class MLP(MLPCurvature, Problem):
         self.activation, self.l2 = activation, l2
         H, n_in, K = hidden, self.n_in, self.n_out
         self._cuts = np.cumsum([H * n_in, H, K * H])  # ends of W^h, b^h, W^y in theta
-        rng = np.random.default_rng(seed).spawn(3)[2]
+        rng = np.random.default_rng(init_seed).spawn(3)[2]
         bound = np.sqrt(6.0 / ((n_in + H) if init == "glorot_uniform" else n_in))
         bound_y = np.sqrt(6.0 / ((H + K) if init == "glorot_uniform" else H))
         x0 = self.flatten(
@@ -334,6 +336,7 @@ def mlp(
     init: str = "glorot_uniform",
     test_fraction: float = 0.25,
     seed: int = 0,
+    init_seed: int | None = None,
     L_radius: float | None = None,
 ) -> MLP:
     """One-hidden-layer MLP classifier (see :mod:`problems.families.mlp`).
@@ -352,6 +355,8 @@ def mlp(
     init : "glorot_uniform" or "he_uniform" (biases 0).
     test_fraction : held-out fraction in (0, 1) (stratified, seeded).
     seed : seeds data generation, split and initialisation (independent streams).
+    init_seed : seeds the initial weights only (default: ``seed``), so that runs can vary the initialisation on
+        the same data.
     L_radius : tanh only: r > 0 of the region {||W^y||_2 <= r} on which ``L`` is a valid Lipschitz constant of
         the gradient (see the module docstring); None (default) = 2 ||W^y||_2 at the initial point. Refused for
         ReLU, which has no such constant.
@@ -362,6 +367,7 @@ def mlp(
     l2 = check_float("l2", l2, low=0.0)
     test_fraction = check_float("test_fraction", test_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
     seed = check_int("seed", seed, low=0)
+    init_seed = seed if init_seed is None else check_int("init_seed", init_seed, low=0)
     if activation == "relu" and L_radius is not None:
         raise UserInputError(
             f"L_radius: applies to activation='tanh' only; with ReLU the gradient is discontinuous and has no "
@@ -387,8 +393,9 @@ def mlp(
             f"{n_params} parameters; at most {MAX_PARAMS} are allowed"
         )
     params = {"data": data, "n": n, "noise": noise, "hidden": hidden, "activation": activation, "l2": l2,
-              "init": init, "test_fraction": test_fraction, "seed": seed, "L_radius": L_radius}
+              "init": init, "test_fraction": test_fraction, "seed": seed, "init_seed": init_seed,
+              "L_radius": L_radius}
     return MLP(
-        dataset=ds, hidden=hidden, activation=activation, l2=l2, init=init, seed=seed, params=params,
+        dataset=ds, hidden=hidden, activation=activation, l2=l2, init=init, init_seed=init_seed, params=params,
         L_radius=L_radius,
     )

@@ -17,17 +17,32 @@ __all__ = [
     "RUN_SEED",
     "RUN_SETTINGS",
     "as_call_value",
+    "is_seed_key",
     "make_optimizer",
     "make_problem",
     "make_schedule",
+    "run_seeded",
     "split_run_settings",
 ]
 
 #: Keys of an optimizer entry that configure the run rather than the optimizer.
 RUN_SETTINGS = ("batch_size",)
 
-#: A problem entry's ``seed = "run"`` draws a fresh instance (data, initialisation) for every run seed.
+#: A problem parameter named ``seed`` or ``*_seed`` (``init_seed``) given as ``"run"`` takes the run's seed:
+#: a fresh instance (data, initialisation) for every run seed.
 RUN_SEED = "run"
+
+
+def run_seeded(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """``params`` with every ``seed``/``*_seed`` parameter given as ``"run"`` replaced by ``seed``."""
+    if not any(v == RUN_SEED and is_seed_key(k) for k, v in params.items()):
+        return params
+    return {k: (seed if v == RUN_SEED and is_seed_key(k) else v) for k, v in params.items()}
+
+
+def is_seed_key(key: str) -> bool:
+    """True for parameter names that seed something: ``seed`` and ``*_seed``."""
+    return key == "seed" or key.endswith("_seed")
 
 
 def as_call_value(value: Any) -> Any:

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from problems.errors import UnknownNameError, UserInputError, closest
-from testbed.sweep.build import RUN_SEED, make_optimizer, make_problem, make_schedule, split_run_settings
+from testbed.sweep.build import make_optimizer, make_problem, make_schedule, run_seeded, split_run_settings
 from testbed.sweep.grid import Entry, Point
 from testbed.sweep.monitors import MONITORS
 from testbed.sweep.spec import TOP_KEYS
@@ -75,9 +75,7 @@ def _build_problems(entries: list[Entry], errors: list[str]) -> list[tuple[Entry
             if errs:
                 errors.extend(errs)
                 continue
-            values = point.values
-            if values.get("seed") == RUN_SEED:  # the run's seed is filled in per run; any valid seed checks it
-                values = {**values, "seed": 0}
+            values = run_seeded(point.values, 0)  # "run" seeds are filled in per run; any valid seed checks them
             try:
                 built.append((entry, point, make_problem(entry.name, values)))
             except UserInputError as exc:

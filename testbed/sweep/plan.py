@@ -16,7 +16,7 @@ import hashlib
 import json
 from typing import Any
 
-from testbed.sweep.build import RUN_SEED, split_run_settings
+from testbed.sweep.build import run_seeded, split_run_settings
 from testbed.sweep.grid import Entry, format_value
 
 __all__ = ["hp_columns", "plan_runs", "run_id", "version"]
@@ -86,9 +86,8 @@ def plan_runs(spec: Any) -> list[dict[str, Any]]:
                     continue
                 for opt in optimizer_points[oe.index]:
                     for seed in spec.seeds:
-                        instance = prob
-                        if prob["params"].get("seed") == RUN_SEED:
-                            instance = {**prob, "params": {**prob["params"], "seed": seed}}
+                        params = run_seeded(prob["params"], seed)
+                        instance = prob if params is prob["params"] else {**prob, "params": params}
                         config = {**common, "problem": instance, "optimizer": opt, "seed": seed}
                         runs.append({"run_id": run_id(config), **config})
     if len({r["run_id"] for r in runs}) != len(runs):

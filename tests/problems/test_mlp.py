@@ -176,7 +176,7 @@ def test_initialisation_and_determinism() -> None:
 def test_defaults_and_params() -> None:
     p = problems.make("mlp")
     assert p.params == {"data": "moons", "n": 200, "noise": 0.1, "hidden": 32, "activation": "tanh", "l2": 0.0,
-                        "init": "glorot_uniform", "test_fraction": 0.25, "seed": 0, "L_radius": None}
+                        "init": "glorot_uniform", "test_fraction": 0.25, "seed": 0, "init_seed": 0, "L_radius": None}
     d = problems.make("mlp", data="digits")
     assert (d.n_in, d.hidden, d.n_out) == (64, 64, 10) and d.params["n"] is None
     assert d.n_samples + d.y_test.size == 1797
@@ -349,3 +349,15 @@ def test_size_caps(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(UserInputError, match=r"hidden: 300 hidden units on 'moons' .* 1502 parameters; at most 1000"):
         problems.make("mlp", hidden=300)
     assert problems.make("mlp", hidden=100).dim == 502
+
+
+def test_init_seed_varies_the_weights_on_the_same_data():
+    """init_seed changes only the initial weights; the default (init_seed = seed) is the old behaviour."""
+    base = problems.make("mlp", data="moons", n=64, seed=3)
+    same = problems.make("mlp", data="moons", n=64, seed=3, init_seed=3)
+    other = problems.make("mlp", data="moons", n=64, seed=3, init_seed=4)
+    assert np.array_equal(base.x0, same.x0)
+    assert not np.array_equal(base.x0, other.x0)
+    assert np.array_equal(base.X_train, other.X_train) and np.array_equal(base.y_train, other.y_train)
+    with pytest.raises(ValueError, match="init_seed: must be >= 0"):
+        problems.make("mlp", data="moons", init_seed=-1)

@@ -57,3 +57,31 @@ def test_a_seed_string_other_than_run_is_an_error():
     with pytest.raises(SpecError) as info:
         parse_spec(SPEC.replace('seed = "run"', 'seed = "runs"'))
     assert any(e.startswith("problems[0]") and "seed" in e for e in info.value.errors), info.value.errors
+
+
+def test_init_seed_run_varies_only_the_initialisation():
+    """``init_seed = "run"`` on the MLP: one data set, a fresh initialisation per run seed."""
+    from testbed.sweep.build import make_problem
+
+    spec = parse_spec(
+        """
+name = "mlp-init"
+seeds = 2
+[budget]
+iters = 3
+[[problems]]
+family = "mlp"
+data = "moons"
+n = 40
+seed = 0
+init_seed = "run"
+[[optimizers]]
+name = "sgd"
+lr = 0.1
+"""
+    )
+    runs = plan_runs(spec)
+    params = [r["problem"]["params"] for r in runs]
+    assert [p["init_seed"] for p in params] == [0, 1] and [p["seed"] for p in params] == [0, 0]
+    a, b = (make_problem("mlp", p) for p in params)
+    assert (a.X_train == b.X_train).all() and not (a.x0 == b.x0).all()
