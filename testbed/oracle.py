@@ -96,6 +96,12 @@ class Oracle:
         """Loop side: drop any unused offer at the end of a step."""
         self._cx, self._cg, self._fresh = None, None, False
 
+    def settle(self) -> bool:
+        """Loop side: :meth:`consumed_offer`, then :meth:`end_step`, in one call (the run loop's per-step path)."""
+        consumed = self._cx is None and not self._fresh
+        self._cx, self._cg, self._fresh = None, None, False
+        return consumed
+
     def _take(self, x: np.ndarray) -> bool:
         if self._fresh:
             self._fresh = False
@@ -118,11 +124,17 @@ class Oracle:
 
     def grad(self, x: np.ndarray) -> np.ndarray:
         """grad f(x) on the current batch; counts one gradient evaluation."""
+        # _count_samples and _take inlined: this is the per-step call of every first-order method
         self.grad_evals += 1
-        self._count_samples()
-        if self._take(x):
-            return self._cg
-        return self._g(x, self.batch)
+        batch = self.batch
+        if self._n is not None:
+            self.samples += self._n if batch is None else len(batch)
+        if self._fresh:
+            self._fresh = False
+            if x is self._cx and batch is None:
+                self._cx = None
+                return self._cg
+        return self._g(x, batch)
 
     def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """(f(x), grad f(x)) in one pass; counts one value and one gradient evaluation."""

@@ -9,12 +9,21 @@ failing run: any exception becomes status ``"error"`` with the message (and
 the traceback in the record); ``"diverged"`` is an ordinary result. BLAS
 thread pools are limited to one thread while it runs, so that results do not
 depend on how many workers share the machine.
+
+A worker forked by the sweep runner (:func:`testbed.sweep.forked.run_forked`) is
+pinned once, for its whole life, instead of per run: the parent forks it while
+every loaded BLAS/OpenMP pool is limited to one thread, and the worker only
+pins pools loaded after that (:func:`pin_forked_process`). Asking OpenBLAS to
+set its thread count in a forked child makes it re-create its thread pool,
+whose threads then spin for about 0.1 s -- on two cores that doubled the first
+run of every worker.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -22,7 +31,10 @@ from typing import Any
 
 from testbed.storage import HISTORY_KIND, safe_child, write_run
 
-__all__ = ["execute", "summary_of"]
+__all__ = ["execute", "pin_forked_process", "summary_of"]
+
+#: ``len(sys.modules)`` when a forked worker last made sure its thread pools are pinned (-1: not a forked worker).
+_pinned_at = -1
 
 
 def _float_or_nan(value: Any) -> float:
@@ -167,10 +179,49 @@ def execute(config: dict[str, Any], out_dir: str) -> dict[str, Any]:
     history is written and dropped, never returned, so the caller's memory
     does not grow with the number of runs.
     """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
+    if _pinned_at >= 0:
+        _pin_new_pools()
         return _execute(config, out_dir)
+    with _controller().limit(limits=1):
+        return _execute(config, out_dir)
+
+
+#: (``len(sys.modules)`` when built, a threadpoolctl controller of the libraries loaded then).
+_cached_controller: tuple[int, Any] | None = None
+
+
+def _controller() -> Any:
+    """A ThreadpoolController of the loaded BLAS/OpenMP libraries, rebuilt only when an import has added modules.
+
+    Finding the libraries costs about as much as limiting them ten times (it walks the loaded shared
+    objects), and a sweep of small runs limits them once per run."""
+    global _cached_controller
+    if _cached_controller is None or _cached_controller[0] != len(sys.modules):
+        from threadpoolctl import ThreadpoolController
+
+        controller = ThreadpoolController()
+        _cached_controller = (len(sys.modules), controller)
+    return _cached_controller[1]
+
+
+def pin_forked_process() -> None:
+    """Declare this process a forked worker whose thread pools were pinned to one thread by its parent.
+
+    From then on :func:`execute` does not limit the pools per run; it pins, for good, only pools of
+    libraries imported since (checked when ``sys.modules`` has grown, which is how a library arrives).
+    """
+    global _pinned_at
+    _pinned_at = len(sys.modules)
+
+
+def _pin_new_pools() -> None:
+    global _pinned_at
+    if len(sys.modules) == _pinned_at:
+        return
+    for lib in _controller().lib_controllers:
+        if lib.num_threads != 1:  # loaded since the fork: never asked before, so no pool to re-create
+            lib.set_num_threads(1)
+    _pinned_at = len(sys.modules)
 
 
 def _execute(config: dict[str, Any], out_dir: str) -> dict[str, Any]:
