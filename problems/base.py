@@ -233,6 +233,10 @@ class Problem(abc.ABC):
         """Whether x lies in ``L_region``, where ``L`` is valid (always True for "global")."""
         return True
 
+    def in_region_rows(self, X: np.ndarray) -> np.ndarray:
+        """``in_region`` of each row of ``X`` (n, dim) as a bool array; families vectorise it where they can."""
+        return np.fromiter((self.in_region(x) for x in X), dtype=bool, count=len(X))
+
     def summary(self) -> dict[str, Any]:
         """Catalogue facts about this instance (no reference is computed)."""
         return {

@@ -8,9 +8,11 @@ through ``oracle.problem``.
 
 Recording in the run loop evaluates f and grad f at each recorded iterate; that
 evaluation is *not* counted. When the optimizer's first request of a step is
-for the very iterate the loop just evaluated (same array object, full batch),
-the oracle hands back the recorded result and counts it as the optimizer's
-call, so gradient descent pays one evaluation per step, not two.
+for the very iterate the loop just evaluated (same array object, same bytes,
+full batch), the oracle hands back the recorded result and counts it as the
+optimizer's call, so gradient descent pays one evaluation per step, not two.
+The bytes are compared because an optimizer may update ``x`` in place before
+its first request (a look-ahead step): then the request is evaluated afresh.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Oracle:
         "_fresh",
         "_g",
         "_n",
+        "_snap",
         "_v",
         "_vg",
         "batch",
@@ -58,6 +61,7 @@ class Oracle:
         self._cf = 0.0
         self._cg: np.ndarray | None = None
         self._fresh = False
+        self._snap = b""
         self._vg = problem._value_and_grad
         self._v = problem._value
         self._g = problem._grad
@@ -87,6 +91,7 @@ class Oracle:
     def offer(self, x: np.ndarray, f: float, g: np.ndarray) -> None:
         """Loop side: (f, g) was just computed at ``x`` for recording; the next request at ``x`` may use it."""
         self._cx, self._cf, self._cg, self._fresh = x, f, g, True
+        self._snap = x.tobytes()  # a copy of x's bytes: an in-place change of x before the request voids the offer
 
     def consumed_offer(self) -> bool:
         """Loop side: whether the last offered evaluation was used (and counted) by the optimizer."""
@@ -94,18 +99,18 @@ class Oracle:
 
     def end_step(self) -> None:
         """Loop side: drop any unused offer at the end of a step."""
-        self._cx, self._cg, self._fresh = None, None, False
+        self._cx, self._cg, self._fresh, self._snap = None, None, False, b""
 
     def settle(self) -> bool:
         """Loop side: :meth:`consumed_offer`, then :meth:`end_step`, in one call (the run loop's per-step path)."""
         consumed = self._cx is None and not self._fresh
-        self._cx, self._cg, self._fresh = None, None, False
+        self._cx, self._cg, self._fresh, self._snap = None, None, False, b""
         return consumed
 
     def _take(self, x: np.ndarray) -> bool:
         if self._fresh:
             self._fresh = False
-            if x is self._cx and self.batch is None:
+            if x is self._cx and self.batch is None and x.tobytes() == self._snap:
                 self._cx = None
                 return True
         return False
@@ -131,7 +136,7 @@ class Oracle:
             self.samples += self._n if batch is None else len(batch)
         if self._fresh:
             self._fresh = False
-            if x is self._cx and batch is None:
+            if x is self._cx and batch is None and x.tobytes() == self._snap:
                 self._cx = None
                 return self._cg
         return self._g(x, batch)

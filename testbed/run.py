@@ -25,6 +25,7 @@ from problems.errors import UserInputError
 from testbed.optimizers.base import Converged, DriverOptimizer, OptimizerProtocol, parse_lr, resolve_lr
 from testbed.oracle import Oracle
 from testbed.recorder import Recorder
+from testbed.region import RegionChecker
 from testbed.result import HISTORY_COLUMNS, Run
 
 __all__ = ["minibatches", "run"]
@@ -80,7 +81,8 @@ def run(
     ``x0`` overrides the problem's standard start. ``monitors`` maps extra
     column names to callables ``fn(x) -> float`` evaluated at each recorded
     iterate (uncounted, excluded from ``time_s``), e.g.
-    ``{"test_acc": lambda x: p.accuracy(x, split="test")}``. An optimizer with a
+    ``{"test_acc": lambda x: p.accuracy(x, split="test")}``. For a problem whose ``L``
+    holds on a region only, an ``in_region`` column (1.0 or 0.0) is recorded last. An optimizer with a
     ``finalize(state) -> dict`` method (see :class:`~testbed.optimizers.base.Optimizer`)
     is called once at the end with its last state; the dict becomes ``Run.extras``
     (e.g. the barrier method's central path).
@@ -133,8 +135,15 @@ def run(
             raise UserInputError(f"monitors: must map column names to callables fn(x) -> float, got {key!r}")
         if key in HISTORY_COLUMNS or key in extra_cols:
             raise UserInputError(f"monitors: column {key!r} already exists in the history")
+    # L holds on a region only (Rosenbrock's box, the tanh MLP's ball): record whether each recorded iterate
+    # is inside it (testbed.region), so that bounds needing L can be certified without keeping the iterates.
+    region_cols = ("in_region",) if problem.L is not None and problem.L_region != "global" else ()
+    if region_cols and "in_region" in monitors:
+        raise UserInputError("monitors: column 'in_region' is recorded by the run loop for this problem")
     capacity = (iters // record_every + 2) if iters is not None else 1024
-    rec = Recorder(min(capacity, 1_000_000), extra_cols + tuple(monitors), problem.dim if keep_iterates else None)
+    rec = Recorder(
+        min(capacity, 1_000_000), extra_cols + tuple(monitors) + region_cols, problem.dim if keep_iterates else None
+    )
     oracle = Oracle(problem)
     batches = minibatches(problem.n_samples, batch_size, rng, sampling) if batch_size is not None else None
     n_samples = problem.n_samples
@@ -142,6 +151,8 @@ def run(
     state = optimizer.init(x, problem)
     loop = _Loop(problem, optimizer, oracle, rec, f_star, x_star, divergence_factor, tol, n_samples, extra_cols)
     loop.monitors = tuple(monitors.values())
+    if region_cols:
+        loop.region = RegionChecker(problem, rec, len(rec.columns) - 1)
     loop.state = state
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         if isinstance(optimizer, DriverOptimizer):
@@ -150,6 +161,8 @@ def run(
             x, t, status, message, tb = loop.steps(
                 x, state, iters, max_grad_evals, max_time, record_every, base_lr, lr_iter, batches
             )
+    if loop.region is not None:
+        loop.region.flush()
     finalize = getattr(optimizer, "finalize", None)
     extras = dict(finalize(loop.state) or {}) if callable(finalize) else {}
     if batch_size is not None:
@@ -218,6 +231,7 @@ class _Loop:
         self.excluded = 0.0
         self.start = 0.0
         self.monitors: tuple[Any, ...] = ()
+        self.region: RegionChecker | None = None
         #: The optimizer's latest state (handed to ``optimizer.finalize`` at the end of the run).
         self.state: Any = None
         self._vg = problem._value_and_grad
@@ -259,6 +273,8 @@ class _Loop:
             self.excluded += perf_counter() - t1
         if self._keep:
             self.rec.keep(x)
+        if self.region is not None:
+            self.region.add(x, self.rec.n - 1)
         if t == 0:
             self.blowup = self.factor * max(1.0, abs(f)) if math.isfinite(f) else math.inf
         if not (math.isfinite(f) and math.isfinite(gn)) or abs(f) > self.blowup:
@@ -369,6 +385,7 @@ class _Loop:
         except Exception as exc:
             return box["x"], box["t"], "error", f"{type(exc).__name__}: {exc}", traceback.format_exc()
         status = box["status"]
+        stopped_by_loop = status is not None  # budget, divergence or tol: our message, not the driver's
         if status is None:
             status = "converged"
             x_final = np.asarray(x_final, dtype=np.float64)
@@ -380,7 +397,7 @@ class _Loop:
                 if bad is not None:
                     status = bad
         t = box["t"]
-        if status != "converged":
+        if stopped_by_loop or status != "converged":
             message = _message(status, t, box["f"])
         return box["x"], t, status, message, None
 

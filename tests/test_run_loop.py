@@ -245,3 +245,71 @@ def test_driver_optimizer_refuses_minibatches():
     p = problems.make("least_squares", n=40, d=5, seed=0)
     with pytest.raises(ValueError, match="batch_size: lbfgs runs its own full-batch loop"):
         testbed.run(p, testbed.optimizers.make("lbfgs"), iters=5, batch_size=8)
+
+
+def test_in_place_change_of_x_before_the_first_request_gets_a_fresh_gradient():
+    """The oracle must not hand back the recorded gradient of x_t once x_t was changed in place."""
+    import numpy as np
+
+    import problems
+    import testbed
+
+    p = problems.make("quadratic", dim=5, seed=0)
+    seen = []
+
+    class LookAhead:
+        name = "look_ahead"
+
+        def init(self, x0, problem):
+            return None
+
+        def step(self, x, state, oracle, lr):
+            x += 1.0  # look ahead in place, then ask for the gradient there
+            seen.append((x.copy(), oracle.grad(x).copy()))
+            x -= 1.0
+            return x, state, 0.0
+
+    run = testbed.run(p, LookAhead(), iters=3)
+    for x_ahead, g in seen:
+        assert np.allclose(g, p.grad(x_ahead), rtol=1e-12, atol=1e-12)
+    assert run.history["grad_evals"].iloc[-1] == 3  # still counted once per step
+
+
+def test_a_driver_stopped_by_tol_says_so():
+    """scipy's own message ('callback raised StopIteration') must not leak when the loop stopped the driver."""
+    import problems
+    import testbed
+
+    p = problems.make("quadratic", dim=8, seed=0)
+    run = testbed.run(p, testbed.optimizers.make("bfgs"), iters=200, tol=1e-3)
+    assert run.status == "converged"
+    assert "StopIteration" not in run.message and "tol" in run.message
+
+
+def test_in_region_column_across_chunk_boundaries():
+    """The region check is vectorised in chunks of CHUNK rows: every row must get its own verdict."""
+    import numpy as np
+
+    import problems
+    import testbed
+    from testbed.region import CHUNK
+
+    rosen = problems.make("rosenbrock")
+    run = testbed.run(rosen, testbed.optimizers.make("gd", lr="1/L"), iters=2 * CHUNK + 10, keep_iterates=True)
+    expected = [1.0 if rosen.in_region(x) else 0.0 for x in run.iterates]
+    assert run.history["in_region"].tolist() == expected and len(expected) == 2 * CHUNK + 11
+
+    class Walk:  # leaves the box at a known iteration
+        def init(self, x0, problem):
+            return None
+
+        def step(self, x, state, oracle, lr):
+            oracle.grad(x)
+            return x + np.array([0.5, 0.0]), state, 0.0
+
+    far = testbed.run(rosen, Walk(), iters=CHUNK + 40, keep_iterates=True)
+    flags = far.history["in_region"].to_numpy()
+    truth = np.array([rosen.in_region(x) for x in far.iterates], dtype=float)
+    assert np.array_equal(flags, truth) and 0 < flags.sum() < len(flags)
+    quad = testbed.run(problems.make("quadratic", dim=3), testbed.optimizers.make("gd"), iters=2)
+    assert "in_region" not in quad.history.columns  # L is global there: nothing to check

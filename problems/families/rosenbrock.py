@@ -131,6 +131,10 @@ class Rosenbrock(Problem):
         """Whether |x_i| <= box_i for all i (the box on which ``L`` is valid)."""
         return bool(np.all(np.abs(self._check_x(x)) <= self.box))
 
+    def in_region_rows(self, X: np.ndarray) -> np.ndarray:
+        """``in_region`` of every row of ``X`` at once."""
+        return np.all(np.abs(X) <= self.box, axis=1)
+
     # ------------------------------------------------------------- oracle
     def _value(self, x: np.ndarray, idx: Index) -> float:
         head, tail = x[:-1], x[1:]

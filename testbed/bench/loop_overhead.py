@@ -49,6 +49,11 @@ def bare_gd(problem: problems.Problem, iters: int) -> np.ndarray:
     return out
 
 
+def region_note(problem: problems.Problem) -> str:
+    """Where ``testbed.run`` records more than the bare loop: the ``in_region`` column of region-valid L."""
+    return " (ours also checks the region where L holds)" if problem.L_region != "global" else ""
+
+
 def _case(name: str, problem: problems.Problem, iters: int, repeats: int, target: float, quick: bool) -> BenchRow:
     import testbed
 
@@ -69,7 +74,7 @@ def _case(name: str, problem: problems.Problem, iters: int, repeats: int, target
         ratio=timing.ratio,
         target=f"<= {target}",
         met=None if quick else timing.ratio <= target,
-        note=f"gd 1/L, {iters} iterations, all recorded; overhead {per_iter_us:.2f} us/iteration "
+        note=f"gd 1/L, {iters} iterations, all recorded{region_note(problem)}; overhead {per_iter_us:.2f} us/iteration "
         f"(reference {1e6 * timing.reference / (iters + 1):.2f} us/iteration); median of {repeats}",
     )
 

@@ -108,13 +108,21 @@ def unconstrained(facts: RunFacts) -> str:
 
 
 def smooth(facts: RunFacts) -> str:
-    """L is known and valid where the iterates are (``L_region == "global"``, or every kept iterate in the region)."""
+    """L is known and valid where the iterates are: ``L_region == "global"``, or every recorded iterate in the
+    region (the run loop's ``in_region`` column, or the kept iterates)."""
     p = facts.problem
     if facts.L is None:
         return f"{p.name} has no known Lipschitz constant L of its gradient"
     if p.L_region == "global":
         return ""
     iterates = facts.run.iterates
+    history = facts.run.history
+    if iterates is None and "in_region" in history.columns:
+        outside = np.flatnonzero(history["in_region"].to_numpy() != 1.0)
+        if outside.size:
+            it = int(history["iter"].iloc[outside[0]])
+            return f"iterate {it} leaves {p.L_region!r}, where L = {facts.L:.6g} of {p.name} holds"
+        return ""
     if iterates is None:
         return (
             f"L = {facts.L:.6g} of {p.name} holds only on {p.L_region!r}, and the run kept no iterates to check "

@@ -74,7 +74,8 @@ def test_inapplicable_bounds_say_why():
     rosen = problems.make("rosenbrock")
     df = certify(testbed.run(rosen, gd(lr=1e-4), iters=5), rosen)
     assert _row(df, "gd_convex_rate")["reason"] == "rosenbrock is not convex"
-    assert "keep_iterates" in _row(df, "descent_lemma")["reason"]
+    # the run loop's in_region column shows the iterates stayed in the box where L holds: the step is the reason
+    assert "is not 1/L" in _row(df, "descent_lemma")["reason"]
 
     quad = problems.make("quadratic", dim=3, kappa=4.0, L=4.0, seed=0)
     df = certify(testbed.run(quad, gd(lr=0.01), iters=5), quad)
@@ -250,3 +251,17 @@ def test_tanh_mlp_gd_at_one_over_L_holds_the_nonconvex_bounds_inside_its_region(
     far = testbed.run(p, gd(), iters=5, keep_iterates=True, x0=start)
     row = _row(certify(far, p), "descent_lemma")
     assert not row["applicable"] and "iterate 0 leaves 'the set ||W^y||_2 <=" in row["reason"]
+
+
+def test_region_valid_L_is_checked_from_the_in_region_column_without_kept_iterates():
+    """Rosenbrock's L holds on a box only; the recorded in_region column decides, no keep_iterates needed."""
+    rosen = problems.make("rosenbrock")
+    run = testbed.run(rosen, gd(), iters=200)
+    assert run.iterates is None and set(run.history["in_region"]) == {1.0}
+    df = certify(run, rosen)
+    assert _row(df, "descent_lemma")["applicable"] and bool(_row(df, "descent_lemma")["held"])
+
+    far = testbed.run(rosen, gd(), iters=3, x0=np.array([50.0, 50.0]))  # starts outside the box
+    assert far.history["in_region"].iloc[0] == 0.0
+    reason = _row(certify(far, rosen), "descent_lemma")["reason"]
+    assert reason.startswith("iterate 0 leaves")
