@@ -240,3 +240,28 @@ def test_steps_near_two_over_L_are_solved_by_the_fallback_settings(h, n, monkeyp
     value = pep.worst_case("gd", iters=n, step=h)
     exact = 0.5 * max(1 / (2 * n * h + 1), (1 - h) ** (2 * n))
     assert value == pytest.approx(exact, rel=1e-6)
+
+
+@pytest.mark.parametrize("t", [12, 20])
+def test_gd_tight_bound_on_the_multithreadable_linear_solver(t, monkeypatch):
+    """From t = 12 on Clarabel's "auto" picks faer (multi-threaded by default); run single-threaded, the value is
+    still 1/(4t + 2)."""
+    monkeypatch.setenv("OPTIM_TESTBED_CACHE", "off")
+    assert pep.worst_case("gd", t) == pytest.approx(1.0 / (4 * t + 2), rel=1e-5)
+
+
+def test_solver_settings_are_single_threaded_with_the_fallbacks_on_top(monkeypatch):
+    ladder = wc_module.solver_settings()
+    assert ladder[0] == {"max_threads": 1}
+    assert ladder[1:] == [{"max_threads": 1, **fallback} for fallback in wc_module.FALLBACK_OPTIONS]
+    assert ladder[-1]["direct_solve_method"] == "qdldl"
+
+    class OldSettings:  # a Clarabel without the thread setting
+        verbose = True
+
+    import clarabel
+
+    monkeypatch.setattr(clarabel, "DefaultSettings", OldSettings)
+    old = wc_module.solver_settings()
+    assert old[0] == {} and all("max_threads" not in options for options in old)
+    assert old[1:] == [dict(fallback) for fallback in wc_module.FALLBACK_OPTIONS]

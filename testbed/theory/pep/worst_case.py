@@ -80,6 +80,7 @@ __all__ = [
     "nonnegative",
     "single_quadratic",
     "solve",
+    "solver_settings",
     "worst_case",
 ]
 
@@ -89,12 +90,20 @@ METRICS = ("f_gap", "dist", "grad_norm2", "min_grad_norm2")
 INITIALS = ("dist", "f_gap")
 #: Function classes.
 CLASSES = ("convex", "nonconvex")
-#: Clarabel settings passed to ``solve``. Clarabel's defaults (gap and feasibility tolerances 1e-8) already
-#: reproduce the closed forms to ~1e-7 relative (1/(4N+2) for N = 1..10 within 6e-8); tightening them to 1e-10
-#: ends some solves "optimal_inaccurate", so they are left as they are.
-SOLVER_OPTIONS: dict[str, Any] = {}
-#: Tried in order when Clarabel's defaults end "optimal_inaccurate" (steps close to 2/L make the SDP badly
-#: scaled): without equilibration, then QDLDL without static regularisation. Only "optimal" is accepted.
+#: Clarabel settings of every solve (the fallbacks below are applied on top of them). Clarabel's defaults (gap
+#: and feasibility tolerances 1e-8) already reproduce the closed forms to ~1e-7 relative (1/(4N+2) for N = 1..10
+#: within 6e-8); tightening them to 1e-10 ends some solves "optimal_inaccurate", so they are left as they are.
+#: ``max_threads=1``: for gd from N = 12 on, Clarabel's (0.11) "auto" linear solver is faer, which by default
+#: uses every core; on this SDP (one dense 22 x 22 PSD block, a KKT system of ~1000 rows at N = 20) a second
+#: thread costs more than it gains: N = 20 takes 0.13 s with 2 threads and 0.07 s with 1 on an idle 2-core
+#: machine, and up to 0.32 s against 0.13-0.16 s while another process keeps one core busy. Up to N = 10 "auto" picks
+#: QDLDL, which is single-threaded, so nothing changes there. Only the time changes: faer with 1 and with 2
+#: threads gave bit-identical values, statuses and iteration counts (gd, N in {12, 15, 20, 25}, h in {0.5, 1,
+#: 1.5, 1.9, 1.95, 1.99}); tolerances, and so accuracy, stay Clarabel's defaults.
+SOLVER_OPTIONS: dict[str, Any] = {"max_threads": 1}
+#: Tried in order, each merged over SOLVER_OPTIONS, when the first solve ends "optimal_inaccurate" (steps close
+#: to 2/L make the SDP badly scaled): without equilibration, then QDLDL without static regularisation. Only
+#: "optimal" is accepted.
 FALLBACK_OPTIONS: tuple[dict[str, Any], ...] = (
     {"equilibrate_enable": False},
     {"direct_solve_method": "qdldl", "static_regularization_enable": False},
@@ -236,6 +245,20 @@ def nonnegative(value: float, args: dict[str, Any], what: str) -> float:
     )
 
 
+def solver_settings() -> list[dict[str, Any]]:
+    """The Clarabel settings ``solve`` tries in order: SOLVER_OPTIONS, then each FALLBACK_OPTIONS entry over them.
+
+    ``max_threads`` is left out when the installed Clarabel does not know it (pyproject allows Clarabel >= 0.7;
+    a version without the setting has no thread count to limit). Any other unknown setting is an error of these
+    constants and is passed on, so that CVXPY raises.
+    """
+    import clarabel
+
+    threads = hasattr(clarabel.DefaultSettings(), "max_threads")
+    ladder = [SOLVER_OPTIONS, *({**SOLVER_OPTIONS, **fallback} for fallback in FALLBACK_OPTIONS)]
+    return [{key: value for key, value in options.items() if threads or key != "max_threads"} for options in ladder]
+
+
 def solve(args: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     """Build and solve the SDP for validated ``args`` (exactly, without an SDP, when mu = L); return (value,
     solver facts). No cache; the infinite cases of :func:`is_infinite` are the caller's."""
@@ -277,7 +300,7 @@ def solve(args: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     problem = cp.Problem(cp.Maximize(objective), constraints)
     what = f"PEP worst case of {args['method']} ({args['iters']} steps, {metric})"
     status = "not solved"
-    for options in (SOLVER_OPTIONS, *FALLBACK_OPTIONS):
+    for options in solver_settings():
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "Solution may be inaccurate": judged by status below
