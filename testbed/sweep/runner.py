@@ -13,7 +13,11 @@ Local parallel sweeps (``n_jobs > 1``) fork their workers from this process
 where the platform allows it (Linux, :mod:`testbed.sweep.forked`): ready in
 milliseconds instead of the ~1 s a fresh interpreter needs for its imports,
 which is longer than a whole small sweep. Elsewhere (macOS, Windows) joblib's
-loky backend starts them.
+loky backend starts them. A local worker process that dies (killed, out of
+memory, a crash in native code) does not stop the sweep: the run it was
+running is retried once, and recorded as an error with status ``"error"`` and
+a message such as "worker process died (signal 9, SIGKILL) while running this
+run" if it kills its worker again; the other runs it cost are run again.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ class SweepOutcome:
     statuses: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    #: Runs run again because a local worker process died while it held them (their outcome is counted as usual).
+    retried: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -134,12 +140,76 @@ def _serial(todo: list[dict], out: str) -> Iterator[dict]:
 
 
 def _joblib(todo: list[dict], out: str, n_jobs: int) -> Iterator[dict]:
-    from joblib import Parallel, delayed, parallel_config
+    """Run the configs on loky workers; the summaries in completion order.
 
+    A loky worker that dies (killed, out of memory, a crash in native code) breaks the whole pool: the
+    runs it had not returned are lost, and which of them killed it is unknown. The sweep goes on with the
+    runs never handed out in a new pool, and runs the lost ones again one at a time (then a death names
+    its run): a run that kills its worker there is recorded as an error, having been retried once
+    (:func:`testbed.sweep.worker.record_worker_death`); the others finish as usual.
+    """
+    from collections import deque
+    from concurrent.futures.process import BrokenProcessPool  # loky's TerminatedWorkerError is one
+
+    from joblib import Parallel, parallel_config
+
+    from testbed.sweep.worker import record_worker_death
+
+    queue, suspects, retried = deque(todo), deque(), set()
     with parallel_config(backend="loky", n_jobs=n_jobs, inner_max_num_threads=1):
-        yield from Parallel(return_as="generator_unordered", pre_dispatch="2*n_jobs")(
-            delayed(_safe)(config, out) for config in todo
-        )
+        while queue or suspects:
+            alone = not queue
+            handout = _Handout(queue if queue else deque([suspects.popleft()]))
+            returned: set[str] = set()
+            try:
+                for summary in Parallel(return_as="generator_unordered", pre_dispatch="2*n_jobs")(handout.tasks(out)):
+                    returned.add(summary["run_id"])
+                    yield {**summary, "worker_deaths": 1} if summary["run_id"] in retried else summary
+            except BrokenProcessPool as exc:
+                lost = [c for c in handout.close() if c["run_id"] not in returned]
+                if not lost:
+                    if not returned:  # broke before running anything: it would again
+                        raise
+                elif alone:
+                    yield {**record_worker_death(lost[0], out, _loky_exitcode(exc)), "worker_deaths": 2}
+                else:
+                    suspects.extend(lost)
+                    retried.update(c["run_id"] for c in lost)
+
+
+class _Handout:
+    """Configs handed to one joblib ``Parallel`` call as it takes them (from its callback thread too): taken
+    from ``source`` and noted in ``handed`` together, until :meth:`close`, so that none is lost in between."""
+
+    def __init__(self, source: Any) -> None:
+        import threading
+
+        self.source, self.handed, self._open, self._lock = source, [], True, threading.Lock()
+
+    def tasks(self, out: str) -> Iterator[Any]:
+        from joblib import delayed
+
+        while True:
+            with self._lock:
+                if not (self._open and self.source):
+                    return
+                config = self.source.popleft()
+                self.handed.append(config)
+            yield delayed(_safe)(config, out)
+
+    def close(self) -> list[dict]:
+        """Stop handing out; the configs handed out."""
+        with self._lock:
+            self._open = False
+            return list(self.handed)
+
+
+def _loky_exitcode(exc: BaseException) -> int | None:
+    """The dead worker's exit code in loky's message ("... The exit codes of the workers are {SIGKILL(-9)}")."""
+    import re
+
+    found = re.search(r"exit codes of the workers are \{[^}(]*\((-?\d+)\)", str(exc))
+    return int(found.group(1)) if found else None
 
 
 def _connect(address: str, timeout: float = 10.0) -> Any:
@@ -277,6 +347,8 @@ def run_sweep(
                                                         summary.get("message", ""))
                     if summary["status"] == "error":
                         outcome.failures.append((summary["run_id"], summary.get("message", "")))
+                    if summary.get("worker_deaths"):
+                        outcome.retried.append(summary["run_id"])
                     bar.advance(summary)
                     if on_result is not None:
                         on_result(summary, outcome.executed)

@@ -17,10 +17,16 @@ pins pools loaded after that (:func:`pin_forked_process`). Asking OpenBLAS to
 set its thread count in a forked child makes it re-create its thread pool,
 whose threads then spin for about 0.1 s -- on two cores that doubled the first
 run of every worker.
+
+A worker process that dies (killed, out of memory, a crash in native code)
+writes nothing; when the sweep gives up on such a run it records the error
+itself with :func:`record_worker_death`, so that the run shows up in the
+results with its message (and, like every error, is retried by the next sweep).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import sys
@@ -31,7 +37,7 @@ from typing import Any
 
 from testbed.storage import HISTORY_KIND, safe_child, write_run
 
-__all__ = ["execute", "pin_forked_process", "summary_of"]
+__all__ = ["execute", "pin_forked_process", "record_worker_death", "summary_of", "worker_death_message"]
 
 #: ``len(sys.modules)`` when a forked worker last made sure its thread pools are pinned (-1: not a forked worker).
 _pinned_at = -1
@@ -299,3 +305,49 @@ def _execute(config: dict[str, Any], out_dir: str) -> dict[str, Any]:
         "seconds": time.perf_counter() - t_start,
         "write_s": time.perf_counter() - t0,
     }
+
+
+def worker_death_message(exitcode: int | None) -> str:
+    """The error message of a run given up after its worker process died while running it (``exitcode`` as in
+    :attr:`multiprocessing.Process.exitcode`: ``-N`` for signal N, None if unknown)."""
+    import signal
+
+    if exitcode is None:
+        how = "cause unknown"
+    elif exitcode < 0:
+        try:
+            how = f"signal {-exitcode}, {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"signal {-exitcode}"
+    else:
+        how = f"exit code {exitcode}"
+    return f"worker process died ({how}) while running this run (it was retried once)"
+
+
+def record_worker_death(config: dict[str, Any], out_dir: str, exitcode: int | None) -> dict[str, Any]:
+    """Record a run whose worker process died while running it: status ``"error"`` and
+    :func:`worker_death_message`, no tables (as for a run that failed to build); return its summary.
+
+    Called by the sweeping process once it stops retrying the run. The record is best effort: if it cannot be
+    written (disk full, ...), the summary still carries the error and the run, having no record, is redone by
+    the next sweep all the same.
+    """
+    from testbed import environment
+
+    message = worker_death_message(exitcode)
+    identity = _identity(config, "error", None, None, None, None)
+    record = {
+        "config": config,
+        "identity": identity,
+        "status": "error",
+        "message": message,
+        "iterations": None,
+        "final": {},
+        "traceback": None,
+        "environment": environment.describe(host=True),
+        "timings": {},
+        "worker_exitcode": exitcode,
+    }
+    with contextlib.suppress(OSError):
+        write_run(safe_child(out_dir, "runs"), config["run_id"], {}, record)
+    return {"run_id": config["run_id"], "status": "error", "message": message, "seconds": math.nan}

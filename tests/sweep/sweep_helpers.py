@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 from pathlib import Path
@@ -73,3 +74,31 @@ def assert_same_tables(a: Path, b: Path) -> None:
     pd.testing.assert_frame_equal(without_time(storage.load_runs(a)), without_time(storage.load_runs(b)))
     pd.testing.assert_frame_equal(storage.load_certificates(a), storage.load_certificates(b))
     pd.testing.assert_frame_equal(storage.load_curves(a), storage.load_curves(b))
+
+
+def forked_children() -> set[int]:
+    """Pids of this process's forked children (not loky's workers, which the loky tests leave running)."""
+    return {p.pid for p in multiprocessing.active_children() if isinstance(p, multiprocessing.context.ForkProcess)}
+
+
+def children_of(parent: int) -> list[int]:
+    """Pids whose parent is ``parent`` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    if int(fh.read().split(")")[-1].split()[1]) == parent:
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False

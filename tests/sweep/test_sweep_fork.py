@@ -4,14 +4,21 @@ run BLAS on one thread, are stopped with the sweep, die with their parent and do
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import signal
 import subprocess
 import time
 
 import pytest
-from sweep_helpers import assert_same_tables, python, subprocess_env, tiny_spec
+from sweep_helpers import (
+    assert_same_tables,
+    children_of,
+    forked_children,
+    python,
+    running,
+    subprocess_env,
+    tiny_spec,
+)
 
 from testbed import storage
 from testbed.sweep import forked, load_spec, run_sweep, runner
@@ -19,11 +26,6 @@ from testbed.sweep import forked, load_spec, run_sweep, runner
 forking = pytest.mark.skipif(not forked.can_fork(), reason="workers are forked on Linux only")
 
 _SAFE = runner._safe  # the real task, wrapped by the probes below (module level: tasks are pickled)
-
-
-def _children() -> set[int]:
-    """Pids of this process's forked children (not loky's workers, which the fallback test leaves running)."""
-    return {p.pid for p in multiprocessing.active_children() if isinstance(p, multiprocessing.context.ForkProcess)}
 
 
 def _probe_threads(config, out):
@@ -58,12 +60,12 @@ def _probe_lock(config, out):
 @forking
 def test_forked_workers_give_the_serial_tables(tmp_path, write_spec):
     spec = load_spec(write_spec(tiny_spec(seeds=2)))
-    before = _children()
+    before = forked_children()
     run_sweep(spec, tmp_path / "j1", n_jobs=1, quiet=True)
     out = run_sweep(spec, tmp_path / "j2", n_jobs=2, quiet=True)
     assert out.executed == 12 and out.ok
     assert_same_tables(tmp_path / "j1", tmp_path / "j2")
-    assert not (_children() - before)  # the workers are gone with the sweep
+    assert not (forked_children() - before)  # the workers are gone with the sweep
 
 
 def test_loky_fallback_gives_the_serial_tables(tmp_path, write_spec, monkeypatch):
@@ -82,7 +84,7 @@ def test_loky_fallback_gives_the_serial_tables(tmp_path, write_spec, monkeypatch
 @forking
 def test_interrupting_a_forked_sweep_stops_its_workers_and_keeps_finished_runs(tmp_path, write_spec):
     spec = load_spec(write_spec(tiny_spec(seeds=2)))
-    before = _children()
+    before = forked_children()
 
     def stop(summary, k):
         if k == 3:
@@ -90,7 +92,7 @@ def test_interrupting_a_forked_sweep_stops_its_workers_and_keeps_finished_runs(t
 
     with pytest.raises(KeyboardInterrupt):
         run_sweep(spec, tmp_path / "o", n_jobs=2, quiet=True, on_result=stop)
-    assert not (_children() - before)  # no worker of this sweep is left (earlier tests' may exit meanwhile)
+    assert not (forked_children() - before)  # no worker of this sweep is left (earlier tests' may exit meanwhile)
     manifest = storage.load_manifest(tmp_path / "o")
     assert sum(v["status"] != "pending" for v in manifest["runs"].values()) == 3
     # runs in flight when the sweep stopped may have been committed too; the rerun does exactly the rest
@@ -159,7 +161,7 @@ def test_workers_die_with_a_killed_parent(tmp_path, write_spec):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(workers) < 2:
             time.sleep(0.05)
-            workers = _children_of(proc.pid)
+            workers = children_of(proc.pid)
         assert len(workers) >= 2, "the sweep did not start its workers"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -167,39 +169,17 @@ def test_workers_die_with_a_killed_parent(tmp_path, write_spec):
         alive = workers
         while alive and time.monotonic() < deadline:
             time.sleep(0.05)
-            alive = [p for p in alive if _running(p)]
+            alive = [p for p in alive if running(p)]
         assert not alive, f"workers {alive} outlived their parent"
     finally:
         if proc.poll() is None:
             proc.kill()
         for pid in workers:  # no orphan left running when the test fails, no zombie left either way
-            if _running(pid):
+            if running(pid):
                 os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         libc.prctl(36, 0)
-
-
-def _children_of(parent: int) -> list[int]:
-    """Pids whose parent is ``parent`` (from /proc)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    if int(fh.read().split(")")[-1].split()[1]) == parent:
-                        found.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                continue
-    return found
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @forking
@@ -209,11 +189,11 @@ def test_closing_the_results_before_the_first_one_stops_the_workers(tmp_path, wr
 
     from testbed.sweep import plan_runs
 
-    before, threads = _children(), [i["num_threads"] for i in threadpool_info()]
+    before, threads = forked_children(), [i["num_threads"] for i in threadpool_info()]
     (tmp_path / "o" / "runs").mkdir(parents=True)
     todo = plan_runs(load_spec(write_spec(tiny_spec(seeds=1))))
     results = forked.run_forked(runner._safe, todo, str(tmp_path / "o"), 2, None)
-    assert _children() > before  # forked eagerly
+    assert forked_children() > before  # forked eagerly
     results.close()
-    assert not (_children() - before)  # no worker of this sweep is left (earlier tests' may exit meanwhile)
+    assert not (forked_children() - before)  # no worker of this sweep is left (earlier tests' may exit meanwhile)
     assert [i["num_threads"] for i in threadpool_info()] == threads
