@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from problems.errors import UserInputError
+from testbed.theory_columns import CERTIFICATE_COLUMNS, CURVE_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -70,24 +71,6 @@ IDENTITY_COLUMNS = (
     "L",
     "f_star",
 )
-
-#: Columns of a certificate table (after ``run_id``), from the theory contract.
-CERTIFICATE_COLUMNS = (
-    "bound",
-    "applicable",
-    "reason",
-    "held",
-    "n_checked",
-    "worst_slack",
-    "worst_rel_slack",
-    "worst_iter",
-    "first_violation",
-    "roundoff",
-    "statement",
-)
-
-#: Columns of a bound-curve table (after ``run_id``).
-CURVE_COLUMNS = ("bound", "iter", "bound_value", "observed")
 
 #: What :func:`load_runs` adds to the identity of each run.
 RUN_SUMMARY_COLUMNS = ("message", "iterations", "f", "f_gap", "grad_norm", "grad_evals", "time_s")

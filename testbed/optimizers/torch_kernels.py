@@ -128,24 +128,17 @@ class FusedOps:
             np.subtract(ah, al, out=s)
             np.subtract(ah, s, out=ah)
             al -= ah
-            np.multiply(ah, u, out=e)
-            e -= p
-            np.multiply(ah, v, out=s)
-            e += s
-            np.multiply(al, u, out=s)
-            e += s
-            np.multiply(al, v, out=s)
-            e += s
         else:
             ah, al = _split_scalar(float(a))
-            np.multiply(u, ah, out=e)
-            e -= p
-            np.multiply(v, ah, out=s)
-            e += s
-            np.multiply(u, al, out=s)
-            e += s
-            np.multiply(v, al, out=s)
-            e += s
+        # (ah, al scalars or arrays; IEEE products commute, so one sequence serves both)
+        np.multiply(ah, u, out=e)
+        e -= p
+        np.multiply(ah, v, out=s)
+        e += s
+        np.multiply(al, u, out=s)
+        e += s
+        np.multiply(al, v, out=s)
+        e += s
         # Knuth's TwoSum: s + t = p + c exactly (t in v)
         np.add(p, c, out=s)
         np.subtract(s, p, out=u)

@@ -41,26 +41,9 @@ from problems.errors import UserInputError
 from testbed.result import Run
 from testbed.theory.catalogue import Bound, Evaluation, resolve_bounds
 from testbed.theory.facts import RunFacts
+from testbed.theory_columns import CERTIFICATE_COLUMNS, CURVE_COLUMNS
 
 __all__ = ["CERTIFICATE_COLUMNS", "CURVE_COLUMNS", "Outcome", "certify", "check_run_matches", "evaluate_bound"]
-
-#: Columns of the certificate table (the theory contract).
-CERTIFICATE_COLUMNS = (
-    "bound",
-    "applicable",
-    "reason",
-    "held",
-    "n_checked",
-    "worst_slack",
-    "worst_rel_slack",
-    "worst_iter",
-    "first_violation",
-    "roundoff",
-    "statement",
-)
-
-#: Columns of ``df.attrs["curves"]``.
-CURVE_COLUMNS = ("bound", "iter", "bound_value", "observed")
 
 
 class Outcome:
