@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 import testbed.sweep
 
@@ -102,3 +103,13 @@ def running(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def _can_fork() -> bool:
+    from testbed.sweep import forked
+
+    return forked.can_fork()
+
+
+#: Marks tests of the forked worker pool (Linux only).
+forking = pytest.mark.skipif(not _can_fork(), reason="workers are forked on Linux only")

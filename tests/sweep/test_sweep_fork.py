@@ -14,6 +14,7 @@ from sweep_helpers import (
     assert_same_tables,
     children_of,
     forked_children,
+    forking,
     python,
     running,
     subprocess_env,
@@ -22,8 +23,6 @@ from sweep_helpers import (
 
 from testbed import storage
 from testbed.sweep import forked, load_spec, run_sweep, runner
-
-forking = pytest.mark.skipif(not forked.can_fork(), reason="workers are forked on Linux only")
 
 _SAFE = runner._safe  # the real task, wrapped by the probes below (module level: tasks are pickled)
 

@@ -15,6 +15,7 @@ from sweep_helpers import (
     assert_same_tables,
     children_of,
     forked_children,
+    forking,
     python,
     running,
     subprocess_env,
@@ -23,8 +24,6 @@ from sweep_helpers import (
 
 from testbed import storage
 from testbed.sweep import forked, load_spec, plan_runs, run_sweep, runner
-
-forking = pytest.mark.skipif(not forked.can_fork(), reason="workers are forked on Linux only")
 
 _SAFE = runner._safe  # the real task, wrapped below (module level: loky pickles tasks)
 
